@@ -1,0 +1,3 @@
+from .layer_decay_optimizer_constructor import MambaVisionLayerDecayOptimizerConstructor
+
+__all__ = ['MambaVisionLayerDecayOptimizerConstructor']

@@ -1,0 +1,3 @@
+from .backbones import MambaVision
+
+__all__ = ['MambaVision']

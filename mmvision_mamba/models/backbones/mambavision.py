@@ -1,0 +1,287 @@
+"""MambaVision backbone (Hatamizadeh & Kautz, CVPR 2025) for OpenMMLab dense prediction."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_norm_layer
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmvision_mamba.utils import load_checkpoint_file
+from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, pad_to_multiple,
+                      window_partition, window_reverse)
+from ..utils import convert_mambavision, extract_state_dict
+
+
+def attention_block_ids(depth: int) -> range:
+    """The second half of a level runs attention (the middle block stays Mamba when depth is odd)."""
+    return range(depth // 2 + 1, depth) if depth % 2 else range(depth // 2, depth)
+
+
+class MambaVisionLevel(nn.Module):
+    """One level: ConvBlocks on the map (levels 0, 1) or hybrid blocks on padded windows (2, 3).
+
+    The downsample is kept here (for the official key names) but applied by the backbone, so
+    that the level's output can be taken before it.
+    """
+
+    def __init__(self, dim: int, depth: int, num_heads: int, window_size: int, conv: bool,
+                 downsample: bool, drop_path: Sequence[float], layer_scale: Optional[float],
+                 mlp_ratio: float = 4., qkv_bias: bool = True, drop: float = 0.,
+                 attn_drop: float = 0., with_cp: bool = False):
+        super().__init__()
+        self.conv = conv
+        self.window_size = window_size
+        self.with_cp = with_cp
+        if conv:
+            blocks = [ConvBlock(dim, drop_path[i]) for i in range(depth)]
+        else:
+            attn = attention_block_ids(depth)
+            blocks = [HybridBlock(dim, num_heads, i in attn, mlp_ratio, qkv_bias, drop, attn_drop,
+                                  drop_path[i], layer_scale) for i in range(depth)]
+        self.blocks = nn.ModuleList(blocks)
+        self.downsample = Downsample(dim) if downsample else None
+
+    def _run_blocks(self, x: Tensor) -> Tensor:
+        for blk in self.blocks:
+            x = cp.checkpoint(blk, x, use_reentrant=False) if self.with_cp and x.requires_grad else blk(x)
+        return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C, H, W), before the downsample."""
+        if self.conv:
+            return self._run_blocks(x)
+        h, w = x.shape[-2:]
+        padded = pad_to_multiple(x, self.window_size)
+        windows = self._run_blocks(window_partition(padded, self.window_size))
+        return window_reverse(windows, self.window_size, padded.shape[-2:])[:, :, :h, :w].contiguous()
+
+
+@MODELS.register_module()
+class MambaVision(BaseModule):
+    """MambaVision hybrid Mamba-Transformer backbone.
+
+    Args:
+        arch: 'tiny', 'tiny2', 'small', 'base', 'large', 'large2', 'large3' (or T, T2, S, B, L,
+            L2, L3), or a dict with keys dim, in_dim, depths, num_heads and optionally
+            window_size, drop_path_rate, layer_scale.
+        in_channels: input image channels.
+        out_indices: levels (0-3) whose maps are returned, each at stride 4 * 2**i.
+        window_size: window of each level (only levels 2, 3 use it); default: the arch's
+            classification windows.
+        drop_path_rate: stochastic depth, linear over all blocks; default: the arch's.
+        layer_scale: initial layer-scale of the hybrid blocks; default: the arch's (B/L: 1e-5).
+        mlp_ratio: MLP hidden width relative to the channels.
+        qkv_bias: bias of the attention qkv projection.
+        drop_rate: dropout after projections.
+        attn_drop_rate: dropout on attention weights.
+        out_norm_cfg: norm applied to each output, named `outnorm{i}` as in the official
+            detection/segmentation checkpoints: LayerNorm over channels (eps 1e-5) by default,
+            any mmcv norm (e.g. dict(type='BN')), or None for none.
+        frozen_stages: -1 freezes nothing, 0 the stem, k >= 1 the stem and levels 0..k-1.
+        norm_eval: keep BatchNorm layers in eval mode while training.
+        with_cp: gradient checkpointing of each block.
+        init_cfg: `dict(type='Pretrained', checkpoint=PATH_OR_URL)` loads any official
+            MambaVision checkpoint (classification .pth.tar, HF safetensors, mmdet/mmseg).
+    """
+
+    arch_settings: Dict[str, dict] = {
+        'tiny': dict(dim=80, in_dim=32, depths=(1, 3, 8, 4), num_heads=(2, 4, 8, 16),
+                     window_size=(8, 8, 14, 7), drop_path_rate=0.2, layer_scale=None),
+        'tiny2': dict(dim=80, in_dim=32, depths=(1, 3, 11, 4), num_heads=(2, 4, 8, 16),
+                      window_size=(8, 8, 14, 7), drop_path_rate=0.2, layer_scale=None),
+        'small': dict(dim=96, in_dim=64, depths=(3, 3, 7, 5), num_heads=(2, 4, 8, 16),
+                      window_size=(8, 8, 14, 7), drop_path_rate=0.2, layer_scale=None),
+        'base': dict(dim=128, in_dim=64, depths=(3, 3, 10, 5), num_heads=(2, 4, 8, 16),
+                     window_size=(8, 8, 14, 7), drop_path_rate=0.3, layer_scale=1e-5),
+        'large': dict(dim=196, in_dim=64, depths=(3, 3, 10, 5), num_heads=(4, 8, 16, 32),
+                      window_size=(8, 8, 14, 7), drop_path_rate=0.3, layer_scale=1e-5),
+        'large2': dict(dim=196, in_dim=64, depths=(3, 3, 12, 5), num_heads=(4, 8, 16, 32),
+                       window_size=(8, 8, 14, 7), drop_path_rate=0.3, layer_scale=1e-5),
+        'large3': dict(dim=256, in_dim=64, depths=(3, 3, 20, 10), num_heads=(4, 8, 16, 32),
+                       window_size=(8, 8, 16, 8), drop_path_rate=0.5, layer_scale=1e-5),
+    }
+    arch_aliases: Dict[str, str] = {'t': 'tiny', 't2': 'tiny2', 's': 'small', 'b': 'base',
+                                    'l': 'large', 'l2': 'large2', 'l3': 'large3'}
+    num_levels = 4
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'tiny',
+                 in_channels: int = 3,
+                 out_indices: Sequence[int] = (0, 1, 2, 3),
+                 window_size: Optional[Sequence[int]] = None,
+                 drop_path_rate: Optional[float] = None,
+                 layer_scale: Optional[float] = None,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 out_norm_cfg: Optional[dict] = dict(type='LN', eps=1e-5),
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 init_cfg: Optional[Union[dict, List[dict]]] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.arch = self._resolve_arch(arch)
+        dim, depths, heads = self.arch['dim'], self.arch['depths'], self.arch['num_heads']
+        window_size = tuple(window_size if window_size is not None else self.arch['window_size'])
+        drop_path_rate = self.arch['drop_path_rate'] if drop_path_rate is None else drop_path_rate
+        layer_scale = self.arch['layer_scale'] if layer_scale is None else layer_scale
+        self.out_indices = self._check_indices(out_indices)
+        if len(window_size) != self.num_levels or min(window_size) < 1:
+            raise ValueError(f'window_size needs {self.num_levels} positive ints, got {window_size}.')
+        if not -1 <= frozen_stages <= self.num_levels:
+            raise ValueError(f'frozen_stages must be in [-1, {self.num_levels}], got {frozen_stages}.')
+        self.in_channels = in_channels
+        self.window_size = window_size
+        self.drop_path_rate = drop_path_rate
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        #: channels of every level, and of each returned map
+        self.num_features = tuple(dim * 2 ** i for i in range(self.num_levels))
+        self.out_channels = tuple(self.num_features[i] for i in self.out_indices)
+
+        self.patch_embed = PatchEmbed(in_channels, self.arch['in_dim'], dim)
+        dpr = torch.linspace(0, drop_path_rate, sum(depths)).tolist()
+        self.levels = nn.ModuleList(
+            MambaVisionLevel(
+                dim=self.num_features[i], depth=depths[i], num_heads=heads[i],
+                window_size=window_size[i], conv=i < 2, downsample=i < self.num_levels - 1,
+                drop_path=dpr[sum(depths[:i]):sum(depths[:i + 1])], layer_scale=layer_scale,
+                mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
+                with_cp=with_cp) for i in range(self.num_levels))
+        for i in self.out_indices:
+            norm = build_norm_layer(out_norm_cfg, self.num_features[i])[1] if out_norm_cfg else nn.Identity()
+            self.add_module(f'outnorm{i}', norm)
+        self._freeze_stages()
+
+    @classmethod
+    def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, dict):
+            required = {'dim', 'in_dim', 'depths', 'num_heads'}
+            if not required <= arch.keys():
+                raise ValueError(f'A custom arch needs the keys {sorted(required)}, got {sorted(arch)}.')
+            return dict(dict(window_size=(8, 8, 14, 7), drop_path_rate=0., layer_scale=None), **arch)
+        name = cls.arch_aliases.get(str(arch).lower(), str(arch).lower())
+        if name not in cls.arch_settings:
+            raise ValueError(f'Unknown MambaVision arch {arch!r}; choose one of '
+                             f'{list(cls.arch_settings)} (or {list(cls.arch_aliases)}), or pass a dict.')
+        return dict(cls.arch_settings[name])
+
+    @classmethod
+    def _check_indices(cls, out_indices: Sequence[int]) -> Tuple[int, ...]:
+        out_indices = tuple(sorted({int(i) % cls.num_levels if -cls.num_levels <= int(i) < 0 else int(i)
+                                    for i in out_indices}))
+        if not out_indices or not set(out_indices) <= set(range(cls.num_levels)):
+            raise ValueError(f'out_indices must be a non-empty subset of {tuple(range(cls.num_levels))}, '
+                             f'got {out_indices}.')
+        return out_indices
+
+    def _check_input(self, x: Tensor) -> None:
+        if not isinstance(x, Tensor):
+            raise TypeError(f'MambaVision expects a torch.Tensor, got {type(x).__name__}.')
+        if x.dim() != 4:
+            raise ValueError(f'MambaVision expects a 4-D (N, C, H, W) batch, got shape {tuple(x.shape)}.')
+        if x.shape[1] != self.in_channels:
+            raise ValueError(f'MambaVision expects {self.in_channels} input channels (NCHW), got '
+                             f'{x.shape[1]} in shape {tuple(x.shape)}.')
+        if not x.is_floating_point():
+            raise TypeError(f'MambaVision expects a floating-point image, got {x.dtype}; '
+                            'normalise it and convert with .float().')
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        """(B, in_channels, H, W) -> tuple of (B, out_channels[k], H_i, W_i), any H and W."""
+        self._check_input(x)
+        x = self.patch_embed(x)
+        outs = []
+        for i, level in enumerate(self.levels[:self.out_indices[-1] + 1]):
+            x = level(x)
+            if i in self.out_indices:
+                outs.append(self._out_norm(i, x))
+            if level.downsample is not None and i < self.out_indices[-1]:
+                x = level.downsample(x)
+        return tuple(outs)
+
+    def _out_norm(self, i: int, x: Tensor) -> Tensor:
+        norm = getattr(self, f'outnorm{i}')
+        if isinstance(norm, nn.LayerNorm):
+            return norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2).contiguous()
+        return norm(x)
+
+    def _frozen_modules(self) -> List[nn.Module]:
+        if self.frozen_stages < 0:
+            return []
+        mods: List[nn.Module] = [self.patch_embed]
+        for i in range(self.frozen_stages):
+            mods.append(self.levels[i])
+            if i in self.out_indices:
+                mods.append(getattr(self, f'outnorm{i}'))
+        return mods
+
+    def _freeze_stages(self) -> None:
+        for m in self._frozen_modules():
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'MambaVision':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def init_weights(self) -> None:
+        """From scratch (spec init) or, with a Pretrained init_cfg, from an official checkpoint."""
+        cfg = self.init_cfg[0] if isinstance(self.init_cfg, list) and len(self.init_cfg) == 1 else self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            if 'checkpoint' not in cfg:
+                raise ValueError("init_cfg of type 'Pretrained' needs a 'checkpoint' path or URL.")
+            self.load_pretrained(cfg['checkpoint'])
+        else:
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    trunc_normal_(m.weight, std=.02)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+                elif isinstance(m, (nn.LayerNorm, _BatchNorm)):
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
+            if cfg is not None:
+                super().init_weights()
+        self._is_init = True
+
+    def load_pretrained(self, checkpoint: str) -> None:
+        """Loads an official MambaVision checkpoint, logging missing and ignored keys.
+
+        Raises:
+            ValueError: the file holds no MambaVision weights, or weights of another variant.
+        """
+        logger = MMLogger.get_current_instance()
+        source = extract_state_dict(load_checkpoint_file(checkpoint))
+        state = convert_mambavision(source)
+        own = self.state_dict()
+        matched = [k for k in state if k in own]
+        if not matched:
+            raise ValueError(f'{checkpoint!r} holds no MambaVision backbone weights (first keys: '
+                             f'{list(source)[:3]}).')
+        for k in matched:
+            if state[k].shape != own[k].shape:
+                raise ValueError(
+                    f'{checkpoint!r} does not fit MambaVision(arch={self.arch}): first mismatched key '
+                    f'{k!r} has shape {tuple(state[k].shape)} in the checkpoint but '
+                    f'{tuple(own[k].shape)} in the model. Is it a checkpoint of another variant?')
+        missing, unexpected = self.load_state_dict(state, strict=False)
+        ignored = len(source) - len(state)
+        logger.info(f'Loaded {len(matched)} MambaVision tensors from {checkpoint}'
+                    + (f'; ignored {ignored} head/neck tensors' if ignored else ''))
+        if missing:
+            logger.warning(f'Keys missing from the checkpoint (left as initialised): {missing}')
+        if unexpected:
+            logger.warning(f'Unexpected keys in the checkpoint (not loaded): {unexpected}')

@@ -1,0 +1,19 @@
+"""Distributed start-up on machines without CUDA (gloo), which mmengine 0.10's init_dist cannot do."""
+import os
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+def init_cpu_distributed(launcher: str, cfg: Config) -> None:
+    """Opens the gloo process group for a torchrun ('pytorch') launch on a CPU-only machine.
+
+    mmengine's own `init_dist` calls `torch.cuda.set_device`, which a CPU build of torch lacks;
+    with the group already open, the Runner skips it and runs as usual.
+    """
+    if launcher != 'pytorch' or torch.cuda.is_available() or dist.is_initialized():
+        return
+    backend = cfg.get('env_cfg', {}).get('dist_cfg', {}).get('backend', 'gloo')
+    dist.init_process_group(backend=backend, rank=int(os.environ['RANK']),
+                            world_size=int(os.environ['WORLD_SIZE']))
