@@ -68,13 +68,16 @@ def selective_scan_ref(
     B = expand_bc(B.to(ct), dim, length)
     C = expand_bc(C.to(ct), dim, length)
 
-    delta_a = torch.exp(delta[:, :, None, :] * A[None, :, :, None])  # (batch, dim, N, L)
-    delta_b_u = (delta * u)[:, :, None, :] * B
+    # time-major copies, so that each step reads contiguous (batch, dim, N) slices and autograd
+    # stacks the per-step gradients once (indexing [..., t] would cost O(L^2) in backward)
+    delta_a = torch.exp(delta[:, :, None, :] * A[None, :, :, None]).permute(3, 0, 1, 2).contiguous()
+    delta_b_u = ((delta * u)[:, :, None, :] * B).permute(3, 0, 1, 2).contiguous()
+    C = C.expand(batch, dim, -1, length).permute(3, 0, 1, 2)
     h = u.new_zeros(batch, dim, A.shape[1])
     ys = []
-    for t in range(length):
-        h = delta_a[..., t] * h + delta_b_u[..., t]
-        ys.append((h * C[..., min(t, C.shape[-1] - 1)]).sum(-1))
+    for a_t, bu_t, c_t in zip(delta_a.unbind(0), delta_b_u.unbind(0), C.unbind(0)):
+        h = a_t * h + bu_t
+        ys.append((h * c_t).sum(-1))
     y = torch.stack(ys, dim=-1) if ys else u.new_zeros(batch, dim, 0)
     if D is not None:
         y = y + u * D.to(ct)[:, None]

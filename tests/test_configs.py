@@ -1,0 +1,297 @@
+"""Every config under configs/ loads, builds its full-size model and runs a tiny CPU forward.
+
+Nothing is downloaded: the backbone's init_cfg is set to None and init_weights is never called.
+For the forward tests (loss + backward, then predict on one 64x64 image) the backbone is
+shrunk to a small custom arch with small windows and the neck/heads' input channels follow it;
+SyncBN (cascade bbox heads, UperNet/FCN heads) is replaced by BN, since SyncBN cannot train
+outside a distributed CPU/GPU process group. The full-size model of each config is only built.
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
+DET_CONFIGS = sorted((CONFIG_DIR / 'det').glob('*.py'))
+SEG_CONFIGS = sorted((CONFIG_DIR / 'seg').glob('*.py'))
+ALL_CONFIGS = DET_CONFIGS + SEG_CONFIGS
+
+# dim 16: level widths 16, 32, 64, 128
+SMALL_ARCH = dict(dim=16, in_dim=8, depths=(1, 1, 2, 2), num_heads=(1, 2, 2, 4))
+SMALL_CHANNELS = [16, 32, 64, 128]
+SMALL_WINDOWS = (8, 8, 4, 2)  # one window per level for a 64x64 image, as the recipes do at full size
+
+HF = 'https://huggingface.co/nvidia/'
+CKPT = {
+    'T': HF + 'MambaVision-T-1K/resolve/main/mambavision_tiny_1k.pth.tar',
+    'S': HF + 'MambaVision-S-1K/resolve/main/mambavision_small_1k.pth.tar',
+    'B': HF + 'MambaVision-B-1K/resolve/main/mambavision_base_1k.pth.tar',
+    'L3': HF + 'MambaVision-L3-512-21K/resolve/main/mambavision_L3_21k_740m_512.pth.tar',
+}
+ARCH = {'T': 'tiny', 'S': 'small', 'B': 'base', 'L3': 'large3'}
+LAYER_SCALE = {'T': None, 'S': None, 'B': 1e-5, 'L3': 1e-5}
+
+# name -> (variant, backbone windows, lr, weight decay, optim wrapper, epochs, milestones)
+_DET_WIN, _AMP = (8, 8, 112, 56), 'AmpOptimWrapper'
+DET_RECIPES = {
+    'mask_rcnn_mambavision_t': ('T', _DET_WIN, 1e-4, 0.05, _AMP, 12, [8, 11]),
+    'mask_rcnn_mambavision_s': ('S', _DET_WIN, 1e-4, 0.05, _AMP, 12, [8, 11]),
+    'mask_rcnn_mambavision_b': ('B', _DET_WIN, 1e-4, 0.05, _AMP, 12, [8, 11]),
+    'mask_rcnn_mambavision_t_3x': ('T', _DET_WIN, 1e-4, 0.05, _AMP, 36, [27, 33]),
+    'mask_rcnn_mambavision_s_3x': ('S', _DET_WIN, 1e-4, 0.05, _AMP, 36, [27, 33]),
+    'mask_rcnn_mambavision_b_3x': ('B', _DET_WIN, 1e-4, 0.05, _AMP, 36, [27, 33]),
+    'cascade_mask_rcnn_mambavision_t_3x': ('T', _DET_WIN, 1e-4, 0.05, _AMP, 36, [27, 33]),
+    'cascade_mask_rcnn_mambavision_s_3x': ('S', _DET_WIN, 1e-4, 0.05, _AMP, 36, [27, 33]),
+    'cascade_mask_rcnn_mambavision_b_3x': ('B', _DET_WIN, 2e-4, 0.05, _AMP, 36, [27, 33]),
+}
+# name -> (variant, backbone windows, lr, weight decay, optim wrapper, iterations, crop size)
+SEG_RECIPES = {
+    'upernet_mambavision_t_512x512_160k_ade20k':
+        ('T', (8, 8, 64, 32), 5e-5, 0.01, _AMP, 160000, (512, 512)),
+    'upernet_mambavision_s_512x512_160k_ade20k':
+        ('S', (8, 8, 160, 56), 6e-5, 0.01, _AMP, 160000, (512, 512)),
+    'upernet_mambavision_b_512x512_160k_ade20k':
+        ('B', (8, 8, 64, 32), 5e-5, 0.01, _AMP, 160000, (512, 512)),
+    'upernet_mambavision_l3_640x640_160k_ade20k':
+        ('L3', (8, 8, 64, 32), 8e-5, 0.05, 'OptimWrapper', 160000, (640, 640)),
+}
+
+
+def _ids(paths):
+    return [p.stem for p in paths]
+
+
+def _is_det(path: Path) -> bool:
+    return path.parent.name == 'det'
+
+
+def _registry(path: Path):
+    """The model registry of the config's codebase, with all its modules registered."""
+    if _is_det(path):
+        pytest.importorskip('mmdet')
+        from mmdet.registry import MODELS
+        from mmdet.utils import register_all_modules
+    else:
+        pytest.importorskip('mmseg')
+        from mmseg.registry import MODELS
+        from mmseg.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    return MODELS
+
+
+def _load_raw(path: Path):
+    _registry(path)  # skips when the codebase is missing (its `mmdet::` bases too)
+    from mmengine.config import Config
+    return Config.fromfile(str(path))
+
+
+def _load(path: Path):
+    cfg = _load_raw(path)
+    cfg.model.backbone.init_cfg = None  # no downloads
+    return cfg
+
+
+def _build(path: Path, cfg):
+    from mmengine.registry import DefaultScope
+    registry = _registry(path)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        return registry.build(cfg.model)
+
+
+def _sync_bn_to_bn(node):
+    """Replaces every SyncBN norm_cfg in a config (sub)tree by BN, in place."""
+    if isinstance(node, dict):
+        if node.get('type') == 'SyncBN':
+            node['type'] = 'BN'
+        for value in node.values():
+            _sync_bn_to_bn(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _sync_bn_to_bn(value)
+
+
+def _shrink(path: Path, cfg) -> None:
+    backbone = cfg.model.backbone
+    backbone.arch = SMALL_ARCH
+    backbone.window_size = SMALL_WINDOWS
+    if _is_det(path):
+        cfg.model.neck.in_channels = SMALL_CHANNELS
+        # fewer proposals / sampled RoIs: the cascade's 4-conv heads on 1000 RoIs x 3 stages
+        # would dominate the CPU time
+        train_cfg, test_cfg = cfg.model.train_cfg, cfg.model.test_cfg
+        train_cfg.rpn_proposal.update(nms_pre=200, max_per_img=64)
+        rcnn = train_cfg.rcnn if isinstance(train_cfg.rcnn, list) else [train_cfg.rcnn]
+        for stage in rcnn:
+            stage.sampler.num = 32
+        test_cfg.rpn.update(nms_pre=200, max_per_img=32)
+    else:
+        cfg.model.decode_head.in_channels = SMALL_CHANNELS
+        cfg.model.auxiliary_head.in_channels = SMALL_CHANNELS[cfg.model.auxiliary_head.in_index]
+        cfg.model.data_preprocessor.size = (64, 64)
+    # SyncBN (cascade bbox heads, UperNet / FCN heads) needs a process group to train: use BN
+    _sync_bn_to_bn(cfg.model)
+
+
+def _det_batch():
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
+    sample = DetDataSample(metainfo=dict(img_id=0, img_shape=(64, 64), ori_shape=(64, 64),
+                                         scale_factor=(1., 1.)))
+    masks = np.zeros((1, 64, 64), dtype=np.uint8)
+    masks[0, 10:50, 8:40] = 1
+    sample.gt_instances = InstanceData(bboxes=torch.tensor([[8., 10., 40., 50.]]),
+                                       labels=torch.tensor([0]), masks=BitmapMasks(masks, 64, 64))
+    image = torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
+    return dict(inputs=[image], data_samples=[sample])
+
+
+def _seg_batch(num_images=1):
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    samples = []
+    for _ in range(num_images):
+        sample = SegDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)))
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, 150, (1, 64, 64)))
+        samples.append(sample)
+    images = [torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8) for _ in range(num_images)]
+    return dict(inputs=images, data_samples=samples)
+
+
+RECIPE_CONFIGS = [p for p in ALL_CONFIGS if p.stem in DET_RECIPES or p.stem in SEG_RECIPES]
+
+
+def test_config_set():
+    """All the benchmark recipes are there (other configs, e.g. quickstarts, may be too)."""
+    missing = (set(DET_RECIPES) | set(SEG_RECIPES)) - set(_ids(RECIPE_CONFIGS))
+    assert not missing, missing
+
+
+@pytest.mark.parametrize('path', RECIPE_CONFIGS, ids=_ids(RECIPE_CONFIGS))
+def test_config_recipe(path):
+    """The key numbers of each recipe (see configs/README.md)."""
+    cfg = _load_raw(path)
+    backbone = cfg.model.backbone
+    assert cfg.custom_imports == dict(imports=['mmvision_mamba'], allow_failed_imports=False)
+    assert backbone.type == 'MambaVision' and backbone.out_indices == (0, 1, 2, 3)
+    assert backbone.drop_path_rate == 0.2  # what the official runs effectively used
+    assert backbone.init_cfg.type == 'Pretrained'
+    optim = cfg.optim_wrapper
+    assert optim.optimizer.type == 'AdamW' and optim.optimizer.betas == (0.9, 0.999)
+    assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 16
+    if _is_det(path):
+        variant, windows, lr, wd, wrapper, epochs, milestones = DET_RECIPES[path.stem]
+        assert cfg.default_scope == 'mmdet'
+        assert cfg.train_cfg.max_epochs == epochs
+        warmup, steps = cfg.param_scheduler
+        assert (warmup.type, warmup.end, warmup.by_epoch) == ('LinearLR', 1000, False)
+        assert steps.type == 'MultiStepLR' and steps.milestones == milestones
+        assert cfg.model.neck.type == 'FPN' and cfg.model.neck.out_channels == 256
+        if path.stem.startswith('cascade'):
+            assert cfg.model.type == 'CascadeRCNN'
+            for head in cfg.model.roi_head.bbox_head:
+                assert (head.type, head.num_shared_convs, head.num_shared_fcs) == ('ConvFCBBoxHead', 4, 1)
+                assert head.norm_cfg.type == 'SyncBN' and head.reg_decoded_bbox
+                assert (head.loss_bbox.type, head.loss_bbox.loss_weight) == ('GIoULoss', 10.0)
+            assert optim.paramwise_cfg == dict(custom_keys={'norm': dict(decay_mult=0.)})
+        else:
+            assert cfg.model.type == 'MaskRCNN'
+            assert optim.paramwise_cfg.norm_decay_mult == 0.
+            assert {k: v.decay_mult for k, v in optim.paramwise_cfg.custom_keys.items()} == \
+                {'A_log': 0., 'mixer.D': 0.}
+        if epochs == 36:  # DETR-style multi-scale + crop
+            assert cfg.train_dataloader.dataset.pipeline[3].type == 'RandomChoice'
+    else:
+        variant, windows, lr, wd, wrapper, iters, crop = SEG_RECIPES[path.stem]
+        assert cfg.default_scope == 'mmseg'
+        assert cfg.train_cfg.max_iters == iters and cfg.crop_size == crop
+        assert cfg.model.data_preprocessor.size == crop
+        warmup, poly = cfg.param_scheduler
+        assert (warmup.type, warmup.end, poly.type, poly.begin, poly.end, poly.power, poly.eta_min) == \
+            ('LinearLR', 1500, 'PolyLR', 1500, 160000, 1.0, 0.0)
+        head, aux = cfg.model.decode_head, cfg.model.auxiliary_head
+        assert (head.type, head.channels, head.num_classes) == ('UPerHead', 512, 150)
+        assert (aux.type, aux.in_index, aux.num_classes) == ('FCNHead', 2, 150)
+        assert aux.loss_decode.loss_weight == 0.4
+        assert optim.paramwise_cfg == dict(custom_keys={'norm': dict(decay_mult=0.)})
+    assert backbone.arch == ARCH[variant] and backbone.layer_scale == LAYER_SCALE[variant]
+    assert backbone.window_size == windows
+    assert backbone.init_cfg.checkpoint == CKPT[variant]
+    assert (optim.type, optim.optimizer.lr, optim.optimizer.weight_decay) == (wrapper, lr, wd)
+
+
+@pytest.mark.parametrize('path', ALL_CONFIGS, ids=_ids(ALL_CONFIGS))
+def test_full_size_model_builds(path):
+    """The config's real model builds, and its neck/heads take the backbone's channels."""
+    cfg = _load(path)
+    model = _build(path, cfg)
+    channels = list(model.backbone.out_channels)
+    if _is_det(path):
+        assert cfg.model.neck.in_channels == channels
+    else:
+        assert cfg.model.decode_head.in_channels == channels
+        assert cfg.model.auxiliary_head.in_channels == channels[2]
+    assert model.backbone.window_size == tuple(cfg.model.backbone.window_size)
+
+
+@pytest.mark.parametrize('path', ALL_CONFIGS, ids=_ids(ALL_CONFIGS))
+def test_tiny_forward(path):
+    """Loss forward + backward and predict forward of the config's model with a small backbone."""
+    cfg = _load(path)
+    _shrink(path, cfg)
+    model = _build(path, cfg)
+    batch = _det_batch if _is_det(path) else _seg_batch
+
+    model.train()
+    # two images for mmseg: the PPM's 1x1 pooled branch cannot batch-normalise a single one
+    data = model.data_preprocessor(batch() if _is_det(path) else batch(2), True)
+    losses = model(**data, mode='loss')
+    loss, _ = model.parse_losses(losses)
+    assert torch.isfinite(loss), losses
+    loss.backward()
+    assert model.backbone.patch_embed.conv_down[0].weight.grad is not None
+
+    model.eval()
+    with torch.no_grad():
+        results = model.test_step(batch())
+    assert len(results) == 1
+    if _is_det(path):
+        pred = results[0].pred_instances
+        assert pred.bboxes.shape[-1] == 4 and len(pred.masks) == len(pred.bboxes)
+    else:
+        assert results[0].pred_sem_seg.data.shape == (1, 64, 64)
+
+
+@pytest.mark.parametrize('name', ['mask_rcnn_mambavision_b', 'cascade_mask_rcnn_mambavision_t_3x',
+                                  'upernet_mambavision_t_512x512_160k_ade20k'])
+def test_weight_decay_rules(name):
+    """The paramwise_cfg of the recipes exempts what their comments say (small backbone)."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    path = next(p for p in ALL_CONFIGS if p.stem == name)
+    cfg = _load(path)
+    _shrink(path, cfg)
+    cfg.model.backbone.arch = dict(SMALL_ARCH, layer_scale=1e-5)
+    model = _build(path, cfg)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        optim = build_optim_wrapper(model, dict(cfg.optim_wrapper, type='OptimWrapper'))  # AMP needs a GPU
+    wd = {}
+    names = {id(p): n for n, p in model.named_parameters()}
+    for group in optim.optimizer.param_groups:
+        for p in group['params']:
+            wd[names[id(p)]] = group['weight_decay']
+    base = cfg.optim_wrapper.optimizer.weight_decay
+    exempt = ['backbone.levels.0.blocks.0.norm1.weight', 'backbone.levels.2.blocks.0.norm1.weight',
+              'backbone.outnorm0.weight']
+    decayed = ['backbone.levels.0.blocks.0.conv1.weight', 'backbone.levels.2.blocks.1.mixer.qkv.weight',
+               'backbone.levels.2.blocks.0.mixer.in_proj.weight', 'backbone.levels.2.blocks.0.gamma_1']
+    if name.startswith('mask_rcnn'):  # also the stem BatchNorms (by type) and the SSM's A_log / D
+        exempt += ['backbone.patch_embed.conv_down.1.weight', 'backbone.levels.2.blocks.0.mixer.A_log',
+                   'backbone.levels.2.blocks.0.mixer.D']
+    else:  # the official recipes: by name ('norm') only
+        decayed += ['backbone.patch_embed.conv_down.1.weight', 'backbone.levels.2.blocks.0.mixer.A_log']
+    for key in exempt:
+        assert wd[key] == 0., key
+    for key in decayed:
+        assert wd[key] == base, key
