@@ -12,12 +12,16 @@ import torch
 CHECKPOINT_SAFE_GLOBALS: List[Any] = [argparse.Namespace]
 
 
+_HISTORY_BUFFER_STATISTICS = {'min', 'max', 'current', 'mean'}
+
+
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """Stands in for `builtins.getattr` while unpickling: mmengine's HistoryBuffer pickles its
     statistics methods as getattr(HistoryBuffer, 'min'), and nothing else may be looked up."""
     from mmengine.logging import HistoryBuffer
 
-    if obj is HistoryBuffer and isinstance(name, str) and name in HistoryBuffer._statistics_methods:
+    allowed = _HISTORY_BUFFER_STATISTICS | set(HistoryBuffer._statistics_methods)
+    if obj is HistoryBuffer and isinstance(name, str) and name in allowed:
         return getattr(obj, name)
     raise pickle.UnpicklingError(f'getattr({obj!r}, {name!r}) is not allowed in a checkpoint.')
 

@@ -1,14 +1,15 @@
 """Checks and adaptations of an mmengine config before a run: data present, device-appropriate settings."""
+import logging
 import os.path as osp
-import warnings
 from typing import Iterator, List, Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
 
 _DATA_HELP = {
     'coco': 'COCO 2017 from https://cocodataset.org/#download: put train2017/, val2017/ and '
-            'annotations/instances_{train,val}2017.json under {root} (or a symlink to them)',
+            'annotations/instances_{{train,val}}2017.json under {root} (or a symlink to them)',
     'ade': 'ADE20K (ADEChallengeData2016.zip from http://sceneparsing.csail.mit.edu): unzip it so that '
            '{root} holds images/ and annotations/',
 }
@@ -57,7 +58,8 @@ def adapt_to_device(cfg: Config) -> None:
         return
     wrapper = cfg.get('optim_wrapper')
     if wrapper is not None and wrapper.get('type') == 'AmpOptimWrapper':
-        warnings.warn('The config asks for AMP, which needs a GPU; training in fp32 on the CPU instead.')
+        print_log('The config asks for AMP, which needs a GPU; training in fp32 on the CPU instead.',
+                  logger='current', level=logging.WARNING)
         wrapper.type = 'OptimWrapper'
         for key in ('loss_scale', 'dtype', 'use_fsdp'):
             wrapper.pop(key, None)

@@ -10,13 +10,14 @@ from mmengine.runner import CheckpointLoader
 import mmvision_mamba  # noqa: F401  (registers the allow-list)
 
 
-def test_mmengine_message_hub_loads_with_weights_only(tmp_path) -> None:
+def test_mmengine_message_hub_loads_with_weights_only(tmp_path, monkeypatch) -> None:
     buf = HistoryBuffer()
     buf.update(np.float64(2.0))
     buf.update(4.0)
     path = str(tmp_path / 'epoch_1.pth')
     torch.save({'meta': {'seed': np.int64(7), 'lr': np.array([1e-4], dtype=np.float32)},
                 'message_hub': {'log_scalars': {'loss': buf}}, 'state_dict': {'w': torch.ones(2)}}, path)
+    monkeypatch.setattr(HistoryBuffer, '_statistics_methods', {})  # as in a fresh process
     ckpt = CheckpointLoader.load_checkpoint(path, map_location='cpu')  # torch.load's default weights_only
     assert ckpt['message_hub']['log_scalars']['loss'].mean() == 3.0
     assert ckpt['meta']['seed'] == 7
