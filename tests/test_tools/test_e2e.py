@@ -3,6 +3,7 @@ import glob
 import json
 import os
 import os.path as osp
+import socket
 import subprocess
 import sys
 from typing import List
@@ -62,6 +63,12 @@ def run(args: List[str], cwd: str = ROOT, **env) -> subprocess.CompletedProcess:
     return proc
 
 
+def free_port() -> str:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return str(s.getsockname()[1])
+
+
 def last_metrics(work_dir: str) -> dict:
     return json.load(open(sorted(glob.glob(osp.join(work_dir, '2*', '2*.json')))[-1]))
 
@@ -111,7 +118,7 @@ def test_upernet_train_resume_test(tmp_path) -> None:
 def test_two_process_distributed_training(det_config: str, tmp_path) -> None:
     work = str(tmp_path / 'dist')
     proc = run(['bash', 'tools/dist_train.sh', det_config, '2', '--work-dir', work,
-                '--cfg-options', 'train_cfg.val_interval=10'], PYTHON=sys.executable, PORT='29517',
+                '--cfg-options', 'train_cfg.val_interval=10'], PYTHON=sys.executable, PORT=free_port(),
                OMP_NUM_THREADS='1')
     log = proc.stdout + proc.stderr
     assert 'Distributed training: True' in log and 'GPU number: 2' in log  # mmengine's name for world size
