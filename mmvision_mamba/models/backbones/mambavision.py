@@ -3,7 +3,6 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.utils.checkpoint as cp
-from mmcv.cnn import build_norm_layer
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule
 from mmengine.model.weight_init import trunc_normal_
@@ -20,6 +19,20 @@ from ..utils import convert_mambavision, extract_state_dict
 def attention_block_ids(depth: int) -> range:
     """The second half of a level runs attention (the middle block stays Mamba when depth is odd)."""
     return range(depth // 2 + 1, depth) if depth % 2 else range(depth // 2, depth)
+
+
+def build_out_norm(cfg: Optional[dict], channels: int) -> nn.Module:
+    """LN (over channels), BN or SyncBN from an mmcv-style norm cfg; anything else through mmcv."""
+    if not cfg:
+        return nn.Identity()
+    cfg = dict(cfg)
+    kind = cfg.pop('type')
+    cfg.pop('requires_grad', None)
+    simple = {'LN': nn.LayerNorm, 'BN': nn.BatchNorm2d, 'BN2d': nn.BatchNorm2d, 'SyncBN': nn.SyncBatchNorm}
+    if kind in simple:
+        return simple[kind](channels, **cfg)
+    from mmcv.cnn import build_norm_layer
+    return build_norm_layer(dict(cfg, type=kind), channels)[1]
 
 
 class MambaVisionLevel(nn.Module):
@@ -155,8 +168,7 @@ class MambaVision(BaseModule):
                 mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
                 with_cp=with_cp) for i in range(self.num_levels))
         for i in self.out_indices:
-            norm = build_norm_layer(out_norm_cfg, self.num_features[i])[1] if out_norm_cfg else nn.Identity()
-            self.add_module(f'outnorm{i}', norm)
+            self.add_module(f'outnorm{i}', build_out_norm(out_norm_cfg, self.num_features[i]))
         self._freeze_stages()
 
     @classmethod

@@ -2,8 +2,9 @@
 from typing import Optional
 
 import torch
-from mmcv.cnn.bricks import DropPath
 from torch import Tensor, nn
+
+from .drop_path import DropPath
 
 
 class ConvBlock(nn.Module):

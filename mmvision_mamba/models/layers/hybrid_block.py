@@ -2,10 +2,10 @@
 from typing import Optional
 
 import torch
-from mmcv.cnn.bricks import DropPath
 from torch import Tensor, nn
 
 from .attention import Attention
+from .drop_path import DropPath
 from .mamba_mixer import MambaVisionMixer
 
 
