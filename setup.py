@@ -1,4 +1,6 @@
 """Installs the mmvision_mamba OpenMMLab plugin."""
+import importlib.util
+
 from setuptools import find_packages, setup
 
 
@@ -9,6 +11,28 @@ def read_version() -> str:
     return scope['__version__']
 
 
+def cpu_extension() -> dict:
+    """setup() arguments for the CPU selective-scan kernel `mmvision_mamba._C`; none without torch.
+
+    The build is optional: where it fails, the kernel is JIT-compiled on first use, else the reference runs.
+    """
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError:
+        return {}
+    # the flags of the runtime JIT fallback (they carry the source hash that tells a stale build)
+    spec = importlib.util.spec_from_file_location('cpu_kernel', 'mmvision_mamba/ops/cpu_kernel.py')
+    cpu_kernel = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cpu_kernel)
+    cflags, ldflags = cpu_kernel.build_flags()
+    csrc = 'mmvision_mamba/ops/csrc'
+    ext = CppExtension('mmvision_mamba._C', [f'{csrc}/selective_scan_cpu.cpp'],
+                       depends=[f'{csrc}/selective_scan_cpu_kernel.h'], extra_compile_args=cflags + ['-g0'],
+                       extra_link_args=ldflags, optional=True)
+    # without ninja a compile error is a CompileError, which setuptools skips for optional extensions
+    return dict(ext_modules=[ext], cmdclass={'build_ext': BuildExtension.with_options(use_ninja=False)})
+
+
 setup(
     name='mmvision_mamba',
     version=read_version(),
@@ -17,6 +41,7 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(include=['mmvision_mamba', 'mmvision_mamba.*']),
+    package_data={'mmvision_mamba': ['ops/csrc/*.cpp', 'ops/csrc/*.h']},
     python_requires='>=3.9',
     install_requires=[
         'torch>=2.1',
@@ -27,6 +52,7 @@ setup(
     ],
     extras_require={
         'cuda': ['mamba-ssm>=2.2', 'causal-conv1d>=1.4'],
-        'dev': ['pytest>=7', 'safetensors>=0.4', 'ftfy', 'regex'],
+        'dev': ['pytest>=7', 'safetensors>=0.4', 'ftfy', 'regex', 'triton>=3.0; platform_system == "Linux"'],
     },
+    **cpu_extension(),
 )

@@ -1,10 +1,10 @@
 """Times every selective-scan backend that runs on CPU against the reference, at MambaVision-T's stage-3 shape.
 
 Forward and forward+backward, fp32, B/C of shape (batch, N, L), D, delta_bias and softplus (as the model
-calls it). Calls are interleaved round-robin and the median is reported, so that load elsewhere on the
-machine affects all backends alike.
+calls it). Each backend runs in blocks of consecutive calls (warm caches, as in a timing loop); the blocks
+of all backends alternate, so that load elsewhere on the machine affects them alike. Reports medians.
 
-    python tools/bench_scan_cpu.py [--threads 2] [--rounds 50]
+    python tools/bench_scan_cpu.py [--threads 2] [--rounds 5] [--calls 20]
 """
 import argparse
 import statistics
@@ -48,14 +48,17 @@ def step_fns(backend: str, x: Dict[str, torch.Tensor]) -> Tuple[Callable[[], obj
     return forward, forward_backward
 
 
-def median_times_ms(fns: Dict[str, Callable[[], object]], rounds: int, warmup: int = 3) -> Dict[str, float]:
-    """Median wall time of each fn over `rounds` interleaved calls."""
+def median_times_ms(fns: Dict[str, Callable[[], object]], rounds: int, calls: int, warmup: int = 3
+                    ) -> Dict[str, float]:
+    """Median wall time of each fn: `rounds` rounds, each a block of `calls` timed calls per fn."""
     times: Dict[str, List[float]] = {name: [] for name in fns}
-    for r in range(warmup + rounds):
+    for _ in range(rounds):
         for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            if r >= warmup:
+            for _ in range(warmup):
+                fn()
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                fn()
                 times[name].append((time.perf_counter() - t0) * 1e3)
     return {name: statistics.median(ts) for name, ts in times.items()}
 
@@ -63,7 +66,8 @@ def median_times_ms(fns: Dict[str, Callable[[], object]], rounds: int, warmup: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--rounds', type=int, default=50)
+    parser.add_argument('--rounds', type=int, default=5)
+    parser.add_argument('--calls', type=int, default=20, help='timed calls per block')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -71,10 +75,10 @@ def main() -> None:
         x = make_inputs(batch, dim, length)
         backends = available_backends(x['u'])
         fns = {b: step_fns(b, x) for b in backends}
-        fwd = median_times_ms({b: f[0] for b, f in fns.items()}, args.rounds)
-        fwd_bwd = median_times_ms({b: f[1] for b, f in fns.items()}, args.rounds)
+        fwd = median_times_ms({b: f[0] for b, f in fns.items()}, args.rounds, args.calls)
+        fwd_bwd = median_times_ms({b: f[1] for b, f in fns.items()}, args.rounds, args.calls)
         print(f'u ({batch}, {dim}, {length}), N={N_STATE}, fp32, {args.threads} threads, '
-              f'median of {args.rounds}:')
+              f'median of {args.rounds} x {args.calls} calls:')
         print(f'  {"backend":<12}{"fwd ms":>10}{"x ref":>8}{"fwd+bwd ms":>13}{"x ref":>8}')
         for b in backends:
             print(f'  {b:<12}{fwd[b]:>10.3f}{fwd["reference"] / fwd[b]:>8.1f}'

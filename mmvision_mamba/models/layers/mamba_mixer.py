@@ -2,10 +2,10 @@
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmvision_mamba.ops import selective_scan
+from mmvision_mamba.ops.depthwise_conv import same_conv1d_silu
 
 
 class MambaVisionMixer(nn.Module):
@@ -41,8 +41,8 @@ class MambaVisionMixer(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, L, C) -> (B, L, C)."""
         x, z = self.in_proj(x).transpose(1, 2).chunk(2, dim=1)
-        x = F.silu(self.conv1d_x(x))
-        z = F.silu(self.conv1d_z(z))
+        x = same_conv1d_silu(x, self.conv1d_x.weight)  # = silu(conv1d_x(x)); causal-conv1d kernel on CUDA
+        z = same_conv1d_silu(z, self.conv1d_z.weight)
         dt, b, c = self.x_proj(x.transpose(1, 2)).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = self.dt_proj(dt).transpose(1, 2)
         y = selective_scan(x, dt, -torch.exp(self.A_log), b.transpose(1, 2), c.transpose(1, 2), self.D,
