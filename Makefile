@@ -10,7 +10,7 @@ FORCE_CUDA ?= $(shell $(PY) -c "import torch; print(int(torch.cuda.is_available(
 
 venv: $(VENV)/.ready
 
-$(VENV)/.ready: setup.py Makefile
+$(VENV)/.ready: setup.py Makefile $(wildcard mmvision_mamba/ops/csrc/*)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install torch==2.13.0
 	$(PIP) install "setuptools<81" wheel ninja
