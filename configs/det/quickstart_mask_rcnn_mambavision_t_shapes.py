@@ -10,12 +10,12 @@ data_root = 'data/shapes_coco/'
 classes = ('rectangle', 'ellipse', 'triangle')
 metainfo = dict(classes=classes, palette=[(220, 20, 60), (0, 130, 230), (250, 170, 30)])
 image_size = (128, 128)
-max_epochs = 12
+max_epochs = 8
 
 model = dict(
     backbone=dict(window_size=(8, 8, 8, 4), drop_path_rate=0., init_cfg=None),
     roi_head=dict(bbox_head=dict(num_classes=len(classes)), mask_head=dict(num_classes=len(classes))),
-    train_cfg=dict(rpn_proposal=dict(max_per_img=300), rcnn=dict(sampler=dict(num=128))),
+    train_cfg=dict(rpn_proposal=dict(max_per_img=300), rcnn=dict(sampler=dict(num=64))),
     test_cfg=dict(rpn=dict(max_per_img=100), rcnn=dict(max_per_img=20)))
 
 train_pipeline = [
