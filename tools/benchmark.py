@@ -136,11 +136,11 @@ def backbone_case(name: str, size: str, mode: str, dtype: str, batch: int, compi
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    step()  # compile / warm-up
     if dev.type == 'cuda':
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     idle_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    step()  # compile / warm-up
     ms = median_ms(step, Timer(dev), repeats, warmup=1)
     peak_mib = (torch.cuda.max_memory_allocated() / 2 ** 20 if dev.type == 'cuda'
                 else (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - idle_kib) / 1024)
@@ -182,7 +182,7 @@ def print_table(rows: List[dict]) -> None:
         sel = [r for r in rows if r['suite'] == suite]
         if not sel:
             continue
-        cols = [c for c in sel[0] if c != 'suite'] + sorted({c for r in sel for c in r} - set(sel[0]))
+        cols = [c for c in sel[0] if c not in ('suite', 'device_name')] + sorted({c for r in sel for c in r} - set(sel[0]))
         widths = {c: max(len(c), *(len(fmt(r.get(c))) for r in sel)) for c in cols}
         print('\n' + '  '.join(c.rjust(widths[c]) for c in cols))
         for r in sel:
