@@ -17,3 +17,16 @@ def test_compile_fullgraph_matches_eager() -> None:
         compiled = torch.compile(model, fullgraph=True)(x)
     for a, b in zip(eager, compiled):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_compile_fullgraph_training_gradients_match_eager() -> None:
+    torch._dynamo.reset()
+    model = MambaVision(SMALL).train()
+    x = torch.randn(2, 3, 48, 40)
+    grads = []
+    for fn in (torch.compile(model, fullgraph=True), model):
+        model.zero_grad()
+        sum((o * o).mean() for o in fn(x)).backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters()})
+    for n in grads[0]:
+        torch.testing.assert_close(grads[0][n], grads[1][n], rtol=1e-4, atol=1e-5, msg=n)
