@@ -7,6 +7,7 @@ _base_ = [
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    '../_base_/coco_ms_crop_aug.py',
 ]
 
 custom_imports = dict(imports=['mmvision_mamba'], allow_failed_imports=False)
@@ -54,28 +55,7 @@ model = dict(
         _stage_bbox_head([0.033, 0.033, 0.067, 0.067]),
     ]))
 
-# DETR / Sparse R-CNN augmentation: either resize the shorter side to one of 480..800
-# (step 32), or resize it to 400/500/600, crop a 384..600 patch and resize that to 480..800;
-# the longer side is kept <= 1333
-ms_scales = [(short, 1333) for short in range(480, 801, 32)]
-train_pipeline = [
-    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='LoadAnnotations', with_bbox=True, with_mask=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(
-        type='RandomChoice',
-        transforms=[
-            [dict(type='RandomChoiceResize', scales=ms_scales, keep_ratio=True)],
-            [
-                dict(type='RandomChoiceResize', scales=[(400, 1333), (500, 1333), (600, 1333)],
-                     keep_ratio=True),
-                dict(type='RandomCrop', crop_type='absolute_range', crop_size=(384, 600),
-                     allow_negative_crop=True),
-                dict(type='RandomChoiceResize', scales=ms_scales, keep_ratio=True),
-            ],
-        ]),
-    dict(type='PackDetInputs'),
-]
+train_pipeline = {{_base_.ms_crop_train_pipeline}}
 train_dataloader = dict(batch_size=2, dataset=dict(pipeline=train_pipeline))  # x 8 GPUs
 auto_scale_lr = dict(enable=False, base_batch_size=16)
 
