@@ -16,7 +16,7 @@ from mmengine.analysis.jit_handles import get_shape
 from torch import Tensor, nn
 
 from mmvision_mamba.models.backbones.mambavision import MambaVision
-from mmvision_mamba.models.layers import MambaVisionMixer
+from mmvision_mamba.models.layers import DropPath, MambaVisionMixer
 from mmvision_mamba.models.layers import mamba_mixer as _mixer_module
 from mmvision_mamba.ops import available_backends
 from mmvision_mamba.ops.selective_scan_ref import selective_scan_ref
@@ -32,6 +32,8 @@ ELEMENTWISE_OPS = ('aten::add', 'aten::add_', 'aten::sub', 'aten::mul', 'aten::m
 #: modules whose weights their parent uses functionally (so the trace never calls them); their flops are
 #: counted in the parent (the mixer)
 FUNCTIONAL_WEIGHT_MODULES = {MambaVisionMixer: ('conv1d_x', 'conv1d_z')}
+#: modules that run no op in eval mode, so a trace never sees them called
+NO_OP_IN_EVAL = (DropPath,)
 
 
 def _is_none(value: Any) -> bool:
@@ -115,7 +117,7 @@ def scan_as_one_op() -> Iterator[None]:
 class MambaVisionFlopAnalyzer(FlopAnalyzer):
     """mmengine's FlopAnalyzer with the handles of `flop_handles()`, tracing the scan as one op, and no
     "never called" warning for modules whose weights their parent uses functionally (the mixer's 1-D convs,
-    counted in the mixer)."""
+    counted in the mixer) or that run no op in eval (DropPath)."""
 
     def __init__(self, model: nn.Module, inputs: Union[Tensor, Tuple[Any, ...]]):
         super().__init__(model, inputs)
@@ -125,6 +127,7 @@ class MambaVisionFlopAnalyzer(FlopAnalyzer):
             for name, module in model.named_modules()
             for cls, children in FUNCTIONAL_WEIGHT_MODULES.items() if isinstance(module, cls)
             for child in children}
+        self._functional |= {name for name, module in model.named_modules() if isinstance(module, NO_OP_IN_EVAL)}
 
     def _analyze(self):
         if self._stats is None:
