@@ -9,8 +9,9 @@ Sources: the classification `.pth.tar`, Hugging Face `model.safetensors` and the
 segmentation checkpoints. The result is `{'state_dict': ..., 'meta': {...}}`, read offline by `load_from=`,
 tools/test.py, DetInferencer and MMSegInferencer. Backbone-only sources get `backbone.`-prefixed keys (the
 classifier's norm and head are dropped); detection / segmentation checkpoints keep their keys. With `--dataset`
-(or, for det/seg checkpoints, when the head's class count tells it: 80 COCO, 150 ADE20K) `meta.dataset_meta`
-holds the class names and palette, so the inferencers name the classes.
+`meta.dataset_meta` holds the class names and palette of COCO or ADE20K, so the inferencers name the classes;
+without it a det/seg checkpoint keeps its own dataset_meta, or, having none, gets COCO's or ADE20K's when its head
+has 80 or 150 classes.
 """
 import argparse
 import os
@@ -83,8 +84,6 @@ def convert(src: str, dataset: Optional[str] = None) -> Dict[str, Any]:
     else:
         state = OrderedDict((f'backbone.{k}', v.contiguous()) for k, v in backbone.items())
     num_classes = head_classes(state)
-    if dataset is None and num_classes is not None:
-        dataset = next((name for name, (_, n) in DATASETS.items() if n == num_classes), None)
     if dataset is not None and num_classes is not None and num_classes != DATASETS[dataset][1]:
         raise ValueError(f'{src!r} has a head for {num_classes} classes, but --dataset {dataset} has '
                          f'{DATASETS[dataset][1]}; pass the dataset the checkpoint was trained on.')
@@ -93,8 +92,12 @@ def convert(src: str, dataset: Optional[str] = None) -> Dict[str, Any]:
     old_meta = loaded.get('meta') if isinstance(loaded, Mapping) else None
     if dataset is not None:
         meta['dataset_meta'] = dataset_meta(dataset)
-    elif isinstance(old_meta, Mapping) and 'dataset_meta' in old_meta:
-        meta['dataset_meta'] = old_meta['dataset_meta']
+    elif isinstance(old_meta, Mapping) and old_meta.get('dataset_meta'):
+        meta['dataset_meta'] = dict(old_meta['dataset_meta'])
+    elif num_classes is not None:  # an official det/seg checkpoint without metadata: its head tells
+        guess = next((name for name, (_, n) in DATASETS.items() if n == num_classes), None)
+        if guess is not None:
+            meta['dataset_meta'] = dataset_meta(guess)
     return dict(state_dict=state, meta=meta)
 
 
@@ -103,8 +106,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('src', help='official checkpoint: .pth.tar, model.safetensors or a det/seg .pth')
     parser.add_argument('dst', help='output mmengine checkpoint (.pth)')
     parser.add_argument('--dataset', choices=sorted(DATASETS),
-                        help='set meta.dataset_meta to these classes and palette (default: from the head of a '
-                             'det/seg checkpoint; none for a backbone-only one)')
+                        help='set meta.dataset_meta to these classes and palette (default: the source\'s own, or '
+                             'from the class count of a det/seg head; none for a backbone-only source)')
     return parser.parse_args(argv)
 
 
