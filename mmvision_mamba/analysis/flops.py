@@ -29,6 +29,8 @@ SCAN_OPS = ('mmvision_mamba::selective_scan_fwd', 'mmvision_mamba::selective_sca
 ELEMENTWISE_OPS = ('aten::add', 'aten::add_', 'aten::sub', 'aten::mul', 'aten::mul_', 'aten::div',
                    'aten::neg', 'aten::exp', 'aten::silu', 'aten::gelu', 'aten::softplus', 'aten::sigmoid',
                    'aten::relu', 'aten::mean', 'aten::softmax', 'aten::rsub')
+#: data movement that mmengine does not list as free yet
+ZERO_FLOP_OPS = ('aten::pad',)
 #: modules whose weights their parent uses functionally (so the trace never calls them); their flops are
 #: counted in the parent (the mixer)
 FUNCTIONAL_WEIGHT_MODULES = {MambaVisionMixer: ('conv1d_x', 'conv1d_z')}
@@ -77,7 +79,7 @@ def flop_handles() -> Dict[str, Any]:
     """
     handles: Dict[str, Any] = {op: scan_flop_jit for op in SCAN_OPS}
     handles['aten::scaled_dot_product_attention'] = sdpa_flop_jit
-    handles.update({op: None for op in ELEMENTWISE_OPS})
+    handles.update({op: None for op in ELEMENTWISE_OPS + ZERO_FLOP_OPS})
     return handles
 
 
