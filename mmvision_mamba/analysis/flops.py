@@ -137,6 +137,10 @@ class MambaVisionFlopAnalyzer(FlopAnalyzer):
                 return super()._analyze()
         return self._stats
 
+    def uncalled_modules(self) -> Set[str]:
+        """Modules the trace never called, less those whose weights their parent applies (see class doc)."""
+        return super().uncalled_modules() - self._functional
+
     def _warn_uncalled_mods(self, uncalled_mods: Set[str]) -> None:
         super()._warn_uncalled_mods(uncalled_mods - self._functional)
 
