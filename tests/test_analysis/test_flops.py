@@ -85,3 +85,16 @@ def test_backbone_breakdown_sums_to_total() -> None:
 def test_unknown_group_is_named() -> None:
     with pytest.raises(KeyError, match='No module named'):
         count_flops(HybridBlock(32, 2, False), torch.randn(1, 4, 32), groups=['neck'])
+
+
+def test_scan_formula_follows_the_optional_inputs() -> None:
+    """No delta_bias, softplus or D, but a gate z: b * d * l * (5 N + 1 + 2)."""
+    class Scan(torch.nn.Module):
+        def forward(self, u, delta, a, b, c, z):
+            return flops_module.selective_scan_ref_fwd(u, delta, a, b, c, None, z, None, False)
+
+    b, d, n, l = 2, 6, 4, 5
+    u, delta, z = (torch.randn(b, d, l) for _ in range(3))
+    a, bc = -torch.rand(d, n), torch.randn(b, n, l)
+    result = count_flops(Scan(), (u, delta, a, bc, bc, z))
+    assert result['by_operator'] == {'selective_scan': b * d * l * (5 * n + 3)}
