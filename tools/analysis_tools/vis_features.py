@@ -15,6 +15,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
@@ -67,15 +68,15 @@ def build_backbone(cfg: Config, checkpoint: Optional[str]) -> MambaVision:
 def preprocess(image: np.ndarray, cfg: Config, max_size: int) -> Tuple[Tensor, np.ndarray]:
     """BGR uint8 image -> normalised (1, 3, H, W) tensor (the config's data_preprocessor mean / std) and the
     resized RGB image."""
-    import mmcv
+    import cv2
     h, w = image.shape[:2]
     scale = max_size / max(h, w)
-    image = mmcv.imresize(image, (max(1, round(w * scale)), max(1, round(h * scale))))
-    rgb = mmcv.bgr2rgb(image)
+    image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     pre = cfg.model.get('data_preprocessor', {})
     mean = np.array(pre.get('mean', (123.675, 116.28, 103.53)), dtype=np.float32)
     std = np.array(pre.get('std', (58.395, 57.12, 57.375)), dtype=np.float32)
-    pixels = rgb if pre.get('bgr_to_rgb', pre.get('rgb_to_bgr') is None) else image
+    pixels = rgb if pre.get('bgr_to_rgb', False) else image
     x = torch.from_numpy((pixels.astype(np.float32) - mean) / std).permute(2, 0, 1)[None]
     return x, rgb
 
@@ -100,14 +101,16 @@ def feature_picture(backbone: nn.Module, x: Tensor, rgb: np.ndarray, channel_red
     """The four levels' maps drawn with `Visualizer.draw_featmap` over `rgb`, tiled into one RGB picture."""
     from mmengine.visualization import Visualizer
     feats = backbone(x)
-    panels = [Visualizer.draw_featmap(f[0], rgb, channel_reduction=channel_reduction, alpha=alpha) for f in feats]
-    titles = [f'level {i}: {f.shape[1]} ch, stride {rgb.shape[0] // f.shape[2]}' for i, f in enumerate(feats)]
+    # upsampled here, so that draw_featmap does not warn that it interpolates
+    panels = [Visualizer.draw_featmap(F.interpolate(f, rgb.shape[:2], mode='bilinear')[0], rgb,
+                                      channel_reduction=channel_reduction, alpha=alpha) for f in feats]
+    titles = [f'level {i}: {f.shape[1]} ch, stride {4 * 2 ** i}' for i, f in enumerate(feats)]
     return tile(panels, titles)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    import mmcv
+    import cv2
     if not osp.isfile(args.image):
         raise SystemExit(f'error: image not found: {args.image!r}')
     if not osp.isfile(args.config):
@@ -115,7 +118,7 @@ def main(argv=None) -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    image = mmcv.imread(args.image)
+    image = cv2.imread(args.image, cv2.IMREAD_COLOR)
     if image is None:
         raise SystemExit(f'error: {args.image!r} is not an image that OpenCV can read.')
     try:
@@ -125,7 +128,7 @@ def main(argv=None) -> None:
     x, rgb = preprocess(image, cfg, args.max_size)
     picture = feature_picture(backbone, x, rgb, args.channel_reduction, args.alpha)
     os.makedirs(osp.dirname(osp.abspath(args.out_file)), exist_ok=True)
-    if not mmcv.imwrite(mmcv.rgb2bgr(picture), args.out_file):
+    if not cv2.imwrite(args.out_file, cv2.cvtColor(picture, cv2.COLOR_RGB2BGR)):
         raise SystemExit(f'error: could not write {args.out_file!r}')
     weights = args.checkpoint or 'random initialisation'
     print(f'{args.out_file}: feature maps of levels 0-3 ({weights}), {picture.shape[1]}x{picture.shape[0]} px')
