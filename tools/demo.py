@@ -38,7 +38,7 @@ def build_inferencer(config: str, checkpoint: str, device: str):
     scope = Config.fromfile(config).get('default_scope')
     if scope == 'mmdet':
         from mmdet.apis import DetInferencer
-        return DetInferencer(model=config, weights=checkpoint, device=device, show_progress=False)
+        return DetInferencer(model=config, weights=checkpoint, device=device)
     if scope == 'mmseg':
         from mmseg.apis import MMSegInferencer
         return MMSegInferencer(model=config, weights=checkpoint, device=device)
@@ -46,10 +46,14 @@ def build_inferencer(config: str, checkpoint: str, device: str):
 
 
 def run(inferencer, image: str, score_thr: float = 0.3, opacity: float = 0.5) -> dict:
-    """The inferencer's output for one image, with the painted picture (RGB) under 'visualization'."""
+    """The inferencer's output for one image; 'visualization' is a list holding the painted picture (RGB)."""
     if type(inferencer).__name__ == 'DetInferencer':
-        return inferencer(image, return_vis=True, no_save_vis=True, pred_score_thr=score_thr)
-    return inferencer(image, return_vis=True, opacity=opacity)
+        result = inferencer(image, return_vis=True, pred_score_thr=score_thr)
+    else:
+        result = inferencer(image, return_vis=True, opacity=opacity)
+    vis = result['visualization']
+    result['visualization'] = vis if isinstance(vis, list) else [vis]  # MMSegInferencer unpacks a single image
+    return result
 
 
 def main(argv=None) -> None:
