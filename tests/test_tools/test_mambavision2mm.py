@@ -68,11 +68,12 @@ def test_not_mambavision_and_wrong_dataset(tmp_path, source: MambaVision) -> Non
 
 def official_dense_checkpoint(config: str, path: str) -> str:
     """An official-style det/seg checkpoint of the config's (random) model: mmengine keys, no dataset_meta."""
+    import importlib
+
     from mmengine.config import Config
-    from mmengine.registry import MODELS, init_default_scope
     cfg = Config.fromfile(config)
-    init_default_scope(cfg.default_scope)
-    model = MODELS.build(cfg.model)
+    importlib.import_module(f'{cfg.default_scope}.utils').register_all_modules(init_default_scope=True)
+    model = importlib.import_module(f'{cfg.default_scope}.registry').MODELS.build(cfg.model)
     model.init_weights()
     torch.save({'meta': {'epoch': 36}, 'state_dict': model.state_dict()}, path)
     return path

@@ -10,6 +10,7 @@ Two counts, both in multiply-accumulates (one MAC = one flop, mmengine's convent
 - paper: conv and linear modules only (ptflops), the count the MambaVision paper reports.
 """
 import argparse
+import importlib
 import os.path as osp
 import sys
 from typing import Any, Dict, Tuple
@@ -64,12 +65,12 @@ def build_from_config(args: argparse.Namespace) -> Tuple[nn.Module, str, Tuple[i
                          "mmseg configs ('mmdet' or 'mmseg').")
     if 'backbone' not in cfg.model:
         raise SystemExit(f'error: the model of {args.config} has no backbone.')
-    from mmengine.registry import MODELS, init_default_scope
-    init_default_scope(scope)
+    importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=True)
+    models = importlib.import_module(f'{scope}.registry').MODELS
     crop = cfg.get('crop_size')
     shape = args.shape or (tuple(crop) if scope == 'mmseg' and crop else DEFAULT_SHAPES[scope])
     # no init_weights(): nothing is downloaded, the count does not depend on the weights
-    model = MODELS.build(cfg.model.backbone if args.backbone_only else cfg.model)
+    model = models.build(cfg.model.backbone if args.backbone_only else cfg.model)
     return model, scope, shape
 
 
