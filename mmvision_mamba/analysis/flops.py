@@ -13,6 +13,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Un
 import torch
 from mmengine.analysis import FlopAnalyzer
 from mmengine.analysis.jit_handles import get_shape
+from mmengine.model import BaseDataPreprocessor
 from torch import Tensor, nn
 
 from mmvision_mamba.models.backbones.mambavision import MambaVision
@@ -119,7 +120,8 @@ def scan_as_one_op() -> Iterator[None]:
 class MambaVisionFlopAnalyzer(FlopAnalyzer):
     """mmengine's FlopAnalyzer with the handles of `flop_handles()`, tracing the scan as one op, and no
     "never called" warning for modules whose weights their parent uses functionally (the mixer's 1-D convs,
-    counted in the mixer) or that run no op in eval (DropPath)."""
+    counted in the mixer), that run no op in eval (DropPath) or that run before the forward (an mmdet / mmseg
+    data preprocessor)."""
 
     def __init__(self, model: nn.Module, inputs: Union[Tensor, Tuple[Any, ...]]):
         super().__init__(model, inputs)
@@ -130,6 +132,9 @@ class MambaVisionFlopAnalyzer(FlopAnalyzer):
             for cls, children in FUNCTIONAL_WEIGHT_MODULES.items() if isinstance(module, cls)
             for child in children}
         self._functional |= {name for name, module in model.named_modules() if isinstance(module, NO_OP_IN_EVAL)}
+        # an mmdet / mmseg model's data preprocessor runs before the traced tensor-mode forward
+        self._functional |= {name for name, module in model.named_modules()
+                             if isinstance(module, BaseDataPreprocessor)}
 
     def _analyze(self):
         if self._stats is None:
@@ -193,6 +198,8 @@ def breakdown_groups(model: nn.Module) -> List[str]:
     and its output norms."""
     groups = []
     for name, child in [('', model)] if isinstance(model, MambaVision) else model.named_children():
+        if isinstance(child, BaseDataPreprocessor):  # runs before the forward that is counted
+            continue
         if isinstance(child, MambaVision):
             prefix = f'{name}.' if name else ''
             groups += [f'{prefix}patch_embed'] + [f'{prefix}levels.{i}' for i in range(len(child.levels))]
