@@ -31,7 +31,7 @@ ELEMENTWISE_OPS = ('aten::add', 'aten::add_', 'aten::sub', 'aten::mul', 'aten::m
                    'aten::neg', 'aten::exp', 'aten::silu', 'aten::gelu', 'aten::softplus', 'aten::sigmoid',
                    'aten::relu', 'aten::mean', 'aten::softmax', 'aten::rsub')
 #: data movement that mmengine does not list as free yet
-ZERO_FLOP_OPS = ('aten::pad',)
+ZERO_FLOP_OPS = ('aten::pad', 'aten::feature_dropout')
 #: modules whose weights their parent uses functionally (so the trace never calls them); their flops are
 #: counted in the parent (the mixer)
 FUNCTIONAL_WEIGHT_MODULES = {MambaVisionMixer: ('conv1d_x', 'conv1d_z')}
@@ -237,7 +237,8 @@ def count_flops(model: nn.Module, inputs: Union[Tensor, Tuple[Any, ...]],
         dict with 'flops' (full count: every conv and linear, the attention products, the selective scans,
         norms; see `flop_handles`), 'paper_flops' (conv + linear modules only, see `PaperFlopCounter`),
         'params', 'by_operator' (full count per op type), 'unsupported_ops' (ops traced but not counted) and
-        'groups': an ordered name -> dict(flops, paper_flops, params) breakdown.
+        'groups': an ordered name -> dict(flops, paper_flops, params) breakdown, with '(rest)' for what the
+        model runs outside the groups, if anything.
     """
     inputs = inputs if isinstance(inputs, tuple) else (inputs,)
     groups = breakdown_groups(model) if groups is None else list(groups)
@@ -262,6 +263,10 @@ def count_flops(model: nn.Module, inputs: Union[Tensor, Tuple[Any, ...]],
         result['groups'][name] = dict(flops=by_module[analyzer.canonical_module_name(name)],
                                       paper_flops=paper.total(name),
                                       params=sum(p.numel() for p in named[name].parameters()))
+    rest = {key: result[key] - sum(g[key] for g in result['groups'].values())
+            for key in ('flops', 'paper_flops', 'params')}
+    if any(rest.values()):  # ops of the model's own forward (e.g. a resize), outside the groups
+        result['groups']['(rest)'] = rest
     return result
 
 

@@ -6,10 +6,12 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY_ARCH = dict(dim=16, in_dim=8, depths=(1, 1, 2, 2), num_heads=(1, 1, 2, 2))
+# a dict arch replaces the base's arch name
+ARCH = f'dict(_delete_=True, **{TINY_ARCH!r})'
 
 DET_CFG = f'''_base_ = {osp.join(ROOT, 'configs/det/mask_rcnn_mambavision_t.py')!r}
 model = dict(
-    backbone=dict(arch={TINY_ARCH!r}, window_size=(4, 4, 4, 2), drop_path_rate=0., init_cfg=None),
+    backbone=dict(arch={ARCH}, window_size=(4, 4, 4, 2), drop_path_rate=0., init_cfg=None),
     neck=dict(in_channels=[16, 32, 64, 128], out_channels=32),
     rpn_head=dict(in_channels=32, feat_channels=32),
     roi_head=dict(bbox_roi_extractor=dict(out_channels=32), bbox_head=dict(in_channels=32, fc_out_channels=64),
@@ -27,7 +29,7 @@ SEG_CFG = f'''_base_ = {osp.join(ROOT, 'configs/seg/upernet_mambavision_t_512x51
 crop_size = (64, 64)
 model = dict(
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(arch={TINY_ARCH!r}, window_size=(4, 4, 4, 2), drop_path_rate=0., init_cfg=None),
+    backbone=dict(arch={ARCH}, window_size=(4, 4, 4, 2), drop_path_rate=0., init_cfg=None),
     decode_head=dict(in_channels=[16, 32, 64, 128], channels=32),
     auxiliary_head=dict(in_channels=64, channels=16))
 test_pipeline = [

@@ -8,24 +8,26 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 get_flops = runpy.run_path(osp.join(ROOT, 'tools/analysis_tools/get_flops.py'))
 
 
-@pytest.mark.parametrize('kind,head', [('det', 'roi_head'), ('seg', 'decode_head')])
-def test_whole_model_and_backbone(tiny_configs, kind: str, head: str, capsys) -> None:
+@pytest.mark.parametrize('kind,parts', [('det', {'neck', 'rpn_head', 'roi_head'}),
+                                        ('seg', {'decode_head', 'auxiliary_head'})])
+def test_whole_model_and_backbone(tiny_configs, kind: str, parts: set, capsys) -> None:
     args = get_flops['parse_args']([tiny_configs[kind], '--shape', '64', '96'])
     whole = get_flops['count'](args)
     groups = whole['groups']
-    assert {'backbone.levels.2', 'neck', head} <= set(groups)
+    assert set(groups) - {'(rest)'} == parts | {f'backbone.{p}' for p in ('patch_embed', 'levels.0', 'levels.1', 'levels.2',
+                                                              'levels.3', 'outnorm0', 'outnorm1', 'outnorm2',
+                                                              'outnorm3')}
     assert sum(g['flops'] for g in groups.values()) == whole['flops']
     assert groups['backbone.levels.2']['flops'] > groups['backbone.levels.2']['paper_flops'] > 0
     assert whole['paper_flops'] < whole['flops']
     assert not any(op.startswith(('mmvision_mamba::', 'aten::scaled_dot')) for op in whole['unsupported_ops'])
 
-    backbone = get_flops['count'](get_flops['parse_args']([tiny_configs[kind], '--shape', '64', '96',
-                                                           '--backbone-only']))
-    for i in range(4):
-        assert backbone['groups'][f'levels.{i}'] == groups[f'backbone.levels.{i}']
-    get_flops['main']([tiny_configs[kind], '--shape', '64', '--backbone-only'])
+    get_flops['main']([tiny_configs[kind], '--shape', '64', '96', '--backbone-only'])
     out = capsys.readouterr().out
-    assert 'input 1x3x64x64' in out and 'levels.3' in out and 'windows (4, 4, 4, 2)' in out
+    assert 'backbone MambaVision' in out and 'input 1x3x64x96' in out and 'windows (4, 4, 4, 2)' in out
+    level2 = next(line for line in out.splitlines() if line.startswith('levels.2 '))
+    assert level2.split()[1] == f"{groups['backbone.levels.2']['flops'] / 1e9:.2f}"
+    assert 'neck' not in out and 'head' not in out
 
 
 def test_variant_name_counts_the_classifier(capsys) -> None:
