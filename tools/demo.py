@@ -56,15 +56,19 @@ def run(inferencer, image: str, score_thr: float = 0.3, opacity: float = 0.5) ->
     return result
 
 
+def save_picture(result: dict, out_file: str) -> None:
+    """Writes the painted picture of `run`'s result."""
+    import cv2
+    os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
+    if not cv2.imwrite(out_file, cv2.cvtColor(result['visualization'][0], cv2.COLOR_RGB2BGR)):
+        raise SystemExit(f'error: could not write {out_file!r}')
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
-    import mmcv
     import mmvision_mamba  # noqa: F401  (registers the backbone and the safe checkpoint types)
     inferencer = build_inferencer(args.config, args.checkpoint, args.device)
-    result = run(inferencer, args.image, args.score_thr, args.opacity)
-    os.makedirs(osp.dirname(osp.abspath(args.out_file)), exist_ok=True)
-    if not mmcv.imwrite(mmcv.rgb2bgr(result['visualization'][0]), args.out_file):
-        raise SystemExit(f'error: could not write {args.out_file!r}')
+    save_picture(run(inferencer, args.image, args.score_thr, args.opacity), args.out_file)
     print(f'{args.out_file}: predictions of {osp.basename(args.config)} on {args.image}')
 
 

@@ -16,7 +16,7 @@ model = dict(
     rpn_head=dict(in_channels=32, feat_channels=32),
     roi_head=dict(bbox_roi_extractor=dict(out_channels=32), bbox_head=dict(in_channels=32, fc_out_channels=64),
                   mask_roi_extractor=dict(out_channels=32), mask_head=dict(in_channels=32, conv_out_channels=32)),
-    test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=20), rcnn=dict(max_per_img=10)))
+    test_cfg=dict(rpn=dict(nms_pre=200, max_per_img=20), rcnn=dict(score_thr=0., max_per_img=10)))
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(96, 96), keep_ratio=True),
