@@ -29,9 +29,9 @@ SCAN_OPS = ('mmvision_mamba::selective_scan_fwd', 'mmvision_mamba::selective_sca
 #: element-wise ops left uncounted, as mmengine (fvcore) does for activations and residual additions
 ELEMENTWISE_OPS = ('aten::add', 'aten::add_', 'aten::sub', 'aten::mul', 'aten::mul_', 'aten::div',
                    'aten::neg', 'aten::exp', 'aten::silu', 'aten::gelu', 'aten::softplus', 'aten::sigmoid',
-                   'aten::relu', 'aten::mean', 'aten::softmax', 'aten::rsub')
-#: data movement that mmengine does not list as free yet
-ZERO_FLOP_OPS = ('aten::pad', 'aten::feature_dropout')
+                   'aten::relu', 'aten::mean', 'aten::softmax', 'aten::rsub', 'aten::sqrt', 'aten::log2')
+#: data movement and comparisons (no multiply-accumulate) that mmengine does not list as free yet
+ZERO_FLOP_OPS = ('aten::pad', 'aten::feature_dropout', 'aten::repeat', 'aten::sort', 'aten::max_pool2d')
 #: modules whose weights their parent uses functionally (so the trace never calls them); their flops are
 #: counted in the parent (the mixer)
 FUNCTIONAL_WEIGHT_MODULES = {MambaVisionMixer: ('conv1d_x', 'conv1d_z')}

@@ -1,6 +1,7 @@
 """Feature maps of the four MambaVision levels on an image, tiled into one picture.
 
-    python tools/analysis_tools/vis_features.py demo.jpg configs/det/mask_rcnn_mambavision_t.py CKPT --out-file feats.png
+    python tools/analysis_tools/vis_features.py demo.jpg configs/det/mask_rcnn_mambavision_t.py CKPT \
+        --out-file feats.png
 
 CHECKPOINT may be any official MambaVision file (classification .pth.tar, safetensors, det/seg checkpoint) or one
 written by tools/model_converters/mambavision2mm.py; without it the backbone keeps its random initialisation. Each
@@ -47,10 +48,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_backbone(cfg: Config, checkpoint: Optional[str]) -> MambaVision:
     """The config's MambaVision backbone (all four levels), with the checkpoint's weights if given."""
     from mmengine.registry import MODELS
-    backbone_cfg = cfg.model.get('backbone')
-    if backbone_cfg is None or backbone_cfg.get('type') not in ('MambaVision', MambaVision):
-        raise SystemExit(f'error: the config\'s model.backbone is {None if backbone_cfg is None else backbone_cfg.get("type")!r}, '
-                         'not MambaVision.')
+    backbone_cfg = cfg.model.get('backbone') or {}
+    if backbone_cfg.get('type') not in ('MambaVision', MambaVision):
+        raise SystemExit(f"error: the config's model.backbone is {backbone_cfg.get('type')!r}, not MambaVision.")
     backbone_cfg = dict(backbone_cfg, out_indices=(0, 1, 2, 3), init_cfg=None)
     backbone: MambaVision = MODELS.build(backbone_cfg)
     backbone.init_weights()
