@@ -38,3 +38,10 @@ def test_bad_arguments(tiny_configs, image_file: str, extra, message: str, capsy
 def test_missing_image(tiny_configs, tmp_path) -> None:
     with pytest.raises(SystemExit, match='image not found'):
         vis['main'](['nope.png', tiny_configs['det'], '--out-file', str(tmp_path / 'x.png')])
+
+
+def test_other_backbone_is_refused(image_file: str, tmp_path) -> None:
+    config = tmp_path / 'resnet.py'
+    config.write_text("model = dict(backbone=dict(type='ResNet', depth=18))\n")
+    with pytest.raises(SystemExit, match="model.backbone is 'ResNet', not MambaVision"):
+        vis['main']([image_file, str(config), '--out-file', str(tmp_path / 'x.png')])
