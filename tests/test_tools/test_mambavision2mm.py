@@ -80,6 +80,7 @@ def official_dense_checkpoint(config: str, path: str) -> str:
     return path
 
 
+@pytest.mark.e2e  # builds DetInferencer / MMSegInferencer: about 5-15 s each on a 2-core CPU
 @pytest.mark.parametrize('kind,dataset', [('det', 'coco'), ('seg', 'ade20k')])
 def test_inferencer_names_the_classes(tiny_configs, image_file: str, tmp_path, kind: str, dataset: str) -> None:
     src = official_dense_checkpoint(tiny_configs[kind], str(tmp_path / 'official.pth'))
