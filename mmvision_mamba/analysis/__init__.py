@@ -1,0 +1,8 @@
+from .classifier import MambaVisionClassifier
+from .flops import (MambaVisionFlopAnalyzer, PaperFlopCounter, count_flops, count_paper_flops, flop_handles,
+                    flops_table, scan_as_one_op, scan_flop_jit, sdpa_flop_jit)
+from .tensor_forward import fake_data_samples, tensor_forward
+
+__all__ = ['MambaVisionClassifier', 'MambaVisionFlopAnalyzer', 'PaperFlopCounter', 'count_flops',
+           'count_paper_flops', 'flop_handles', 'flops_table', 'scan_as_one_op', 'scan_flop_jit', 'sdpa_flop_jit',
+           'fake_data_samples', 'tensor_forward']
