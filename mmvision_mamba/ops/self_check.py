@@ -75,7 +75,8 @@ def _compare(names: Sequence[str], actual: Sequence[Optional[Tensor]], expected:
         tol = RTOL * max(1.0, float(e.abs().max()) if e.numel() else 1.0)
         if err > tol:
             failures.append(f'{name} off by {err:.2e} (tolerance {tol:.1e})')
-    return CheckResult(not failures, worst, '; '.join(failures))
+    more = f'; and {len(failures) - 3} more' if len(failures) > 3 else ''
+    return CheckResult(not failures, worst, '; '.join(failures[:3]) + more)
 
 
 def _guarded(check: Callable[[], CheckResult], device: torch.device) -> CheckResult:
