@@ -50,7 +50,7 @@ def kernel_rows() -> List[Tuple[str, str]]:
     from mmvision_mamba.ops import depthwise_conv, selective_scan_mamba, selective_scan_triton
 
     def ext_state(available: bool, what: str) -> str:
-        return f'importable ({what})' if available else 'missing'
+        return f'importable ({what})' if available else 'not importable'
 
     return [
         ('cpu kernel (mmvision_mamba._C)', cpu_kernel_state()),

@@ -192,23 +192,29 @@ def test_self_check_ignores_caller_modes() -> None:
 
 
 def test_causal_conv_self_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    def same(x, w):
-        return F.silu(F.conv1d(x, w, padding=1, groups=x.shape[1]))
+    """The causal-conv1d route (shifted input, cropped output) is proven with a right kernel, and a kernel that is
+    off by one step fails with one warning, so that the mixer's convs use PyTorch's."""
+    from tests.test_ops.test_depthwise_conv import causal_conv1d_standin
 
-    def shifted(x, w):  # a causal conv not shifted back: the classic off-by-padding bug
-        return F.silu(F.conv1d(F.pad(x, (2, 0)), w, groups=x.shape[1]))
+    def off_by_one(x, weight, bias=None, activation=None):  # a causal conv of width k - 1 steps too late
+        return causal_conv1d_standin(F.pad(x, (1, 0))[..., :-1], weight, bias, activation=activation)
 
-    assert check_same_conv(same, torch.device('cpu')).passed
-    bad = check_same_conv(shifted, torch.device('cpu'))
-    assert not bad.passed and 'out off by' in bad.detail
     monkeypatch.setattr(self_check, '_results', {})
     monkeypatch.setattr(depthwise_conv, '_warned', set())
-    monkeypatch.setattr(depthwise_conv, 'same_conv1d_silu_causal', shifted)
-    with pytest.warns(RuntimeWarning, match="causal-conv1d kernel failed its self-check .* use PyTorch's conv1d"):
-        assert not depthwise_conv.causal_kernel_proven(torch.device('cpu'))
+    monkeypatch.setattr(depthwise_conv, '_causal_conv1d_fn', causal_conv1d_standin)
+    cpu = torch.device('cpu')
     with warnings.catch_warnings():
         warnings.simplefilter('error')
-        assert not depthwise_conv.causal_kernel_proven(torch.device('cpu'))
+        assert depthwise_conv.causal_kernel_proven(cpu)
+    monkeypatch.setattr(self_check, '_results', {})
+    monkeypatch.setattr(depthwise_conv, '_causal_conv1d_fn', off_by_one)
+    bad = check_same_conv(depthwise_conv.same_conv1d_silu_causal, cpu)
+    assert not bad.passed and 'out off by' in bad.detail
+    with pytest.warns(RuntimeWarning, match="causal-conv1d kernel failed its self-check .* use PyTorch's conv1d"):
+        assert not depthwise_conv.causal_kernel_proven(cpu)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # remembered: no second check, no second warning
+        assert not depthwise_conv.causal_kernel_proven(cpu)
 
 
 def test_builtin_auto_order() -> None:
