@@ -126,7 +126,8 @@ def _choose(requested: str, how: str, candidates: Tuple[str, ...], device_type: 
         _log_choice(requested, device_type, how, [])
         _resolved[key] = requested
         return requested
-    passed_over = []
+    passed_over, failed_checks = [], []
+    chosen = None
     for name in _ORDER:
         backend = _BACKENDS[name]
         if name not in candidates:
@@ -135,16 +136,21 @@ def _choose(requested: str, how: str, candidates: Tuple[str, ...], device_type: 
             continue
         failed = _check_failure(name, device)
         if failed is None:
-            _log_choice(name, device_type, how, passed_over)
-            _resolved[key] = name
-            return name
+            chosen = name
+            break
         passed_over.append(f'{name!r} failed its self-check on {device} ({failed.detail})')
+        failed_checks.append((name, failed))
+    for name, failed in failed_checks:
         if (name, device) not in _warned:
             _warned.add((name, device))
             warnings.warn(f'mmvision_mamba: the selective-scan backend {name!r} failed its self-check against the '
-                          f'reference on {device} ({failed.detail}); "auto" falls back to the next backend.',
+                          f'reference on {device} ({failed.detail}); "auto" uses {chosen!r} instead.',
                           RuntimeWarning, stacklevel=2)
-    raise RuntimeError(f'No selective-scan backend passed its self-check on {device}: {"; ".join(passed_over)}')
+    if chosen is None:
+        raise RuntimeError(f'No selective-scan backend passed its self-check on {device}: {"; ".join(passed_over)}')
+    _log_choice(chosen, device_type, how, passed_over)
+    _resolved[key] = chosen
+    return chosen
 
 
 def resolve_backend(u: Tensor, backend: Optional[str] = None) -> str:
