@@ -39,11 +39,6 @@ class CheckResult:
     detail: str = ''
     seconds: float = 0.0
 
-    def describe(self) -> str:
-        if self.passed:
-            return f'passed, max abs error {self.max_abs_err:.1e}'
-        return f'failed: {self.detail}'
-
 
 _lock = threading.RLock()
 _results: Dict[Tuple[str, str], CheckResult] = {}
