@@ -10,7 +10,7 @@ FORCE_CUDA ?= $(shell $(PY) -c "import torch; print(int(torch.cuda.is_available(
 
 venv: $(VENV)/.ready
 
-$(VENV)/.ready: setup.py Makefile $(wildcard mmvision_mamba/ops/csrc/*)
+$(VENV)/.ready: setup.py pyproject.toml Makefile $(wildcard mmvision_mamba/ops/csrc/*)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install torch==2.13.0
 	$(PIP) install "setuptools<81" wheel ninja
@@ -19,6 +19,11 @@ $(VENV)/.ready: setup.py Makefile $(wildcard mmvision_mamba/ops/csrc/*)
 	  MMCV_WITH_OPS=1 FORCE_CUDA=$(FORCE_CUDA) $(PIP) install --no-build-isolation mmcv==2.1.0
 	$(PIP) install mmdet==3.3.0 mmsegmentation==1.2.2 ftfy regex
 	$(PIP) install --no-build-isolation -e ".[dev]"
+	@# the CPU scan kernel must come from the install, not from a JIT build at the first forward
+	@test "$$MMVM_BUILD_KERNEL" = 0 || $(PY) -c "from mmvision_mamba.ops.cpu_kernel import installed_status as s; \
+	  st, where = s(); assert st == 'installed', f'mmvision_mamba._C is {st} ({where})'" || \
+	  { echo "error: pip install left no usable mmvision_mamba._C (the CPU selective-scan kernel): see the build" \
+	    "output above; MMVM_BUILD_KERNEL=0 installs without it on purpose."; exit 1; }
 	touch $@
 
 test: venv

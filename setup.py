@@ -1,5 +1,8 @@
 """Installs the mmvision_mamba OpenMMLab plugin."""
 import importlib.util
+import os
+import shutil
+import sys
 
 from setuptools import find_packages, setup
 
@@ -12,13 +15,29 @@ def read_version() -> str:
 
 
 def cpu_extension() -> dict:
-    """setup() arguments for the CPU selective-scan kernel `mmvision_mamba._C`; none without torch.
+    """setup() arguments for the CPU selective-scan kernel `mmvision_mamba._C`.
 
-    The build is optional: where it fails, the kernel is JIT-compiled on first use, else the reference runs.
+    $MMVM_BUILD_KERNEL: '1' builds it (an error if it cannot be built), '0' installs without it (it is then
+    JIT-compiled on first use, or the reference scan runs), unset: built wherever a C++ compiler is found. A build
+    that is attempted is not optional: a compile error fails the install instead of leaving a silently slow package.
     """
+    choice = os.environ.get('MMVM_BUILD_KERNEL', '').strip()
+    if choice == '0':
+        return {}
     try:
-        from torch.utils.cpp_extension import BuildExtension, CppExtension
+        from torch.utils.cpp_extension import BuildExtension, CppExtension, get_cxx_compiler
     except ImportError:
+        if choice == '1' or shutil.which(os.environ.get('CXX') or 'c++'):
+            sys.exit('mmvision_mamba: building the CPU selective-scan kernel needs torch in the build environment, '
+                     'and pip builds in an isolated one without it. Install torch first, then run\n'
+                     '    pip install --no-build-isolation -e .\n'
+                     '(as the Makefile does), or set MMVM_BUILD_KERNEL=0 to install without the kernel '
+                     '(JIT-compiled on first use).')
+        return {}
+    compiler = get_cxx_compiler()
+    if choice != '1' and not shutil.which(compiler):
+        print(f'mmvision_mamba: no C++ compiler ({compiler!r}) found: installing without the CPU selective-scan '
+              'kernel (the slow reference scan runs; set CXX or install a compiler and reinstall).', file=sys.stderr)
         return {}
     # the flags of the runtime JIT fallback (they carry the source hash that tells a stale build)
     spec = importlib.util.spec_from_file_location('cpu_kernel', 'mmvision_mamba/ops/cpu_kernel.py')
@@ -26,10 +45,10 @@ def cpu_extension() -> dict:
     spec.loader.exec_module(cpu_kernel)
     cflags, ldflags = cpu_kernel.build_flags()
     csrc = 'mmvision_mamba/ops/csrc'
+    # editable installs (PEP 660) build it in place, next to the sources, like `setup.py build_ext --inplace`
     ext = CppExtension('mmvision_mamba._C', [f'{csrc}/selective_scan_cpu.cpp'],
                        depends=[f'{csrc}/selective_scan_cpu_kernel.h'], extra_compile_args=cflags + ['-g0'],
-                       extra_link_args=ldflags, optional=True)
-    # without ninja a compile error is a CompileError, which setuptools skips for optional extensions
+                       extra_link_args=ldflags, optional=False)
     return dict(ext_modules=[ext], cmdclass={'build_ext': BuildExtension.with_options(use_ninja=False)})
 
 

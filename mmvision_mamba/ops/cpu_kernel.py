@@ -20,7 +20,7 @@ _REQUIRED = ('selective_scan_fwd', 'selective_scan_bwd', 'chunk_len', 'source_ha
              'get_isa')
 
 _lock = threading.Lock()
-_state: dict = {'tried': False, 'module': None}
+_state: dict = {'tried': False, 'module': None, 'origin': None}
 logger = logging.getLogger(__name__)
 
 
@@ -45,19 +45,29 @@ def _usable(module: ModuleType) -> bool:
             and module.source_hash() == source_hash())
 
 
-def _import_installed() -> Optional[ModuleType]:
+def installed_status() -> Tuple[str, str]:
+    """State of the install-time build, without building anything: ('installed', path), ('stale', path) when it
+    was built from other sources, or ('missing', why)."""
     try:
         module = importlib.import_module('mmvision_mamba._C')
-    except ImportError:  # not built, or built against another torch
-        return None
-    return module if _usable(module) else None  # else stale: built from other sources
+    except ImportError as err:  # not built, or built against another torch
+        return 'missing', str(err)
+    return ('installed' if _usable(module) else 'stale'), getattr(module, '__file__', '?')
+
+
+def _import_installed() -> Optional[ModuleType]:
+    return importlib.import_module('mmvision_mamba._C') if installed_status()[0] == 'installed' else None
 
 
 def _jit_build() -> ModuleType:
     from torch.utils.cpp_extension import load
 
     cflags, ldflags = build_flags()
-    logger.info('Compiling the CPU selective-scan kernel (once; cached in torch extensions dir).')
+    status, where = installed_status()
+    state = f'{where} was built from other sources' if status == 'stale' else 'is not installed'
+    warnings.warn(f'mmvision_mamba: the CPU selective-scan kernel mmvision_mamba._C {state}; loading it from '
+                  "torch's extension cache or JIT-compiling it (2-3 minutes, once per source version). "
+                  '`pip install --no-build-isolation -e .` builds it at install time.', RuntimeWarning, stacklevel=4)
     module = load(name='mmvision_mamba_C', sources=SOURCES, extra_cflags=cflags,
                   extra_ldflags=ldflags, extra_include_paths=[SOURCE_DIR], verbose=False)
     if not _usable(module):
@@ -71,9 +81,11 @@ def load_kernel() -> Optional[ModuleType]:
         if not _state['tried']:
             _state['tried'] = True
             module = _import_installed()
+            _state['origin'] = 'installed' if module is not None else None
             if module is None:
                 try:
                     module = _jit_build()
+                    _state['origin'] = 'jit'
                 except Exception as err:  # noqa: BLE001 - no compiler, no ninja, ...: fall back
                     logger.debug('Building the CPU selective-scan kernel failed.', exc_info=True)
                     reason = f'{type(err).__name__}: {str(err)[:300]}'
@@ -81,6 +93,11 @@ def load_kernel() -> Optional[ModuleType]:
                                   'falling back to the slow reference scan.', RuntimeWarning, stacklevel=2)
             _state['module'] = module
         return _state['module']
+
+
+def kernel_origin() -> Optional[str]:
+    """Where the loaded kernel came from: 'installed' (mmvision_mamba._C), 'jit', or None (not loaded/none)."""
+    return _state['origin']
 
 
 @torch.compiler.assume_constant_result

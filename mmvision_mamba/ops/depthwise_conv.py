@@ -5,22 +5,38 @@ first p outputs. With F.conv1d's cross-correlation, same_t = sum_j w_j x_{t+j-p}
 (zeros before the start); for s = t + p, causal_{t+p} = sum_j w_j x'_{t+j-p} = same_t, where x' = x followed by p
 zeros supplies the zeros 'same' pads at the end. SiLU acts per output, so it commutes with the crop.
 """
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .optional import try_import
+from .self_check import cached_check, check_same_conv
 
 _causal_conv1d = try_import('causal_conv1d')
 #: causal_conv1d_fn(x (batch, C, L), weight (C, k), bias=None, ..., activation=None|'silu'), widths 2..4
 _causal_conv1d_fn = getattr(_causal_conv1d, 'causal_conv1d_fn', None)
+_warned: set = set()  # devices where the failed self-check has been reported
+
+
+def causal_kernel_proven(device: torch.device) -> bool:
+    """Whether the causal-conv1d route passed its self-check on `device` (run on first call per process and
+    device; a failure warns once, and the PyTorch conv runs instead)."""
+    result = cached_check('causal_conv1d', device, lambda d: check_same_conv(same_conv1d_silu_causal, d))
+    if not result.passed and str(device) not in _warned:
+        _warned.add(str(device))
+        warnings.warn(f'mmvision_mamba: the causal-conv1d kernel failed its self-check against F.conv1d on {device} '
+                      f'({result.detail}); the mixer\'s depthwise convs use PyTorch\'s conv1d instead.',
+                      RuntimeWarning, stacklevel=3)
+    return result.passed
 
 
 def _use_causal_kernel(x: Tensor, width: int) -> bool:
-    """CUDA tensors with causal-conv1d importable, an odd width it supports (3), outside torch.compile (where
-    inductor fuses the PyTorch path and the extension would be a graph break)."""
+    """CUDA tensors with causal-conv1d importable and proven on their device, an odd width it supports (3), outside
+    torch.compile (where inductor fuses the PyTorch path and the extension would be a graph break)."""
     return (_causal_conv1d_fn is not None and x.is_cuda and width % 2 == 1 and 2 <= width <= 4
-            and not torch.compiler.is_compiling())
+            and not torch.compiler.is_compiling() and causal_kernel_proven(x.device))
 
 
 def same_conv1d_silu_causal(x: Tensor, weight: Tensor) -> Tensor:

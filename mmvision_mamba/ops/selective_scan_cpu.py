@@ -107,4 +107,6 @@ def selective_scan_cpu(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor
     return (out, last) if return_last_state else out
 
 
-register_backend('cpu', selective_scan_cpu, lambda u: u.device.type == 'cpu' and kernel_available(), priority=0)
+register_backend('cpu', selective_scan_cpu, lambda u: u.device.type == 'cpu' and kernel_available(), priority=30,
+                 device_types=('cpu',), requires='the compiled CPU kernel (mmvision_mamba._C, or a C++ compiler to '
+                 'JIT-build it)')

@@ -1,6 +1,6 @@
-"""mamba-ssm's CUDA selective scan as the 'mamba_ssm' backend (opt-in: after 'triton' in the 'auto' order).
+"""mamba-ssm's CUDA selective scan as the 'mamba_ssm' backend (first in the 'auto' order on CUDA when it imports).
 
-Choose it with backend='mamba_ssm' or MMVM_SCAN_BACKEND=mamba_ssm. Its quirks, handled here:
+Its quirks, handled here:
 - u, delta, z, B, C must be contiguous along L and delta/z/variable B/C in u's dtype; A, D and delta_bias float32;
   the kernel has no float64: float64 inputs (and empty sequences) run on the reference instead;
 - its extension's signature grew a trailing optional argument in some releases (prev_state / cu_seqlens):
@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from .optional import try_import
-from .selective_scan import available_backends, register_backend
+from .selective_scan import register_backend
 from .selective_scan_ref import selective_scan_ref
 
 _iface = try_import('mamba_ssm.ops.selective_scan_interface')
@@ -178,7 +178,7 @@ def _supports(u: Tensor) -> bool:
     return u.is_cuda and selective_scan_fn is not None
 
 
-# just before 'reference' in the 'auto' order: after 'triton', which registers at the front whenever it is imported
-_order = available_backends()
-register_backend('mamba_ssm', selective_scan_mamba, _supports,
-                 priority=_order.index('reference') if 'reference' in _order else None)
+# first in the 'auto' order on CUDA (proven kernels); still self-checked, since a wheel built for another GPU,
+# CUDA or torch can import and yet compute garbage
+register_backend('mamba_ssm', selective_scan_mamba, _supports, priority=10, device_types=('cuda',), self_check=True,
+                 requires='the mamba_ssm package with its CUDA build')

@@ -1,4 +1,5 @@
-"""Triton selective-scan backend (forward and backward, the state kept on chip), registered as 'triton'.
+"""Triton selective-scan backend (forward and backward, the state kept on chip), registered as 'triton' (CUDA;
+after 'mamba_ssm' in the 'auto' order, self-checked against the reference on first use per device).
 
 Design: one program per (batch row, block of BLOCK_D channels). It walks L in chunks of BLOCK_L steps; inside a
 chunk the states of every (channel, state) row come from `tl.associative_scan` over the linear recurrence
@@ -484,4 +485,6 @@ def _supports(u: Tensor) -> bool:
     return u.is_cuda and triton is not None
 
 
-register_backend('triton', selective_scan_triton, _supports, priority=0)
+# self-checked: the kernels have not been proven on every GPU and Triton release
+register_backend('triton', selective_scan_triton, _supports, priority=20, device_types=('cuda',), self_check=True,
+                 requires='the triton package (with tl.associative_scan)')

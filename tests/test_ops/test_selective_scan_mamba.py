@@ -140,11 +140,12 @@ def test_compile_fullgraph(fake_mamba) -> None:
     torch.testing.assert_close(actual, expected)
 
 
-def test_registered_after_triton_for_cuda_only() -> None:
-    from mmvision_mamba.ops import selective_scan_triton  # noqa: F401  (registers 'triton' at the front)
-    from mmvision_mamba.ops.selective_scan import available_backends
+def test_registered_first_for_cuda_only() -> None:
+    """Proven kernels first in 'auto' on CUDA (before 'triton'); still self-checked; never claims CPU tensors."""
+    from mmvision_mamba.ops import selective_scan_triton  # noqa: F401
+    from mmvision_mamba.ops.selective_scan import _BACKENDS, available_backends
 
     order = available_backends()
-    assert order.index('mamba_ssm') < order.index('reference')
-    assert order.index('triton') < order.index('mamba_ssm')
+    assert order.index('mamba_ssm') < order.index('triton') < order.index('reference')
+    assert _BACKENDS['mamba_ssm'].self_check
     assert not mod._supports(torch.zeros(1, 1, 1))
