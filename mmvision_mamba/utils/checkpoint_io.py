@@ -31,6 +31,9 @@ _SCHEME = re.compile(r'^([A-Za-z][A-Za-z0-9+.-]*)://')
 _LOCAL_PATH_HELP = ("To use a file you have downloaded elsewhere, give its local path: "
                     "init_cfg=dict(type='Pretrained', checkpoint='/path/to/file').")
 
+#: torch.save's legacy (non-zip) files open with its magic number, pickled with protocol 2.
+_LEGACY_TORCH_MAGIC = pickle.dumps(torch.serialization.MAGIC_NUMBER, protocol=2)
+
 _HISTORY_BUFFER_STATISTICS = {'min', 'max', 'current', 'mean'}
 
 
@@ -254,7 +257,7 @@ def resolve_checkpoint_path(checkpoint: Union[str, os.PathLike]) -> str:
 
 
 def sniff_format(path: str) -> str:
-    """'torch-zip', 'pickle', 'safetensors', or a description of what the file is instead
+    """'torch-zip', 'pickle' (torch's legacy format), 'safetensors', or a description of what the file is instead
     ('an empty file', 'an HTML page', 'a text file', 'a zip archive', ...), from its first bytes."""
     with open(path, 'rb') as f:
         head = f.read(512)
@@ -269,8 +272,10 @@ def sniff_format(path: str) -> str:
         if any(n.endswith('/data.pkl') or n == 'data.pkl' for n in names):
             return 'torch-zip'
         return f'a zip archive that is not a torch checkpoint (it holds {names[:3]})'
-    if head[:1] == b'\x80':
+    if head.startswith(_LEGACY_TORCH_MAGIC):
         return 'pickle'
+    if head[:1] == b'\x80':
+        return 'a plain pickle, not a file written by torch.save'
     if len(head) >= 9 and head[8:9] == b'{' and head[4:8] == bytes(4):
         return 'safetensors'  # an 8-byte little-endian header length (< 4 GiB), then the JSON header
     if head[:2] == b'\x1f\x8b':

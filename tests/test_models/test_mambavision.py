@@ -169,12 +169,13 @@ def test_dtype_differing_from_the_weights() -> None:
     with pytest.raises(TypeError, match=r'image is torch.float16 but the MambaVision weights are '
                                         r'torch.float32: cast the image .*torch.autocast'):
         model(x.half())
-    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16):  # mixed precision still works
-        outs = model(x.bfloat16())
-        ref = model(x)
-    assert all(torch.isfinite(o).all() for o in outs)
-    for a, b in zip(outs, ref):
-        torch.testing.assert_close(a.float(), b.float())
+    with torch.no_grad():
+        full = model(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):  # mixed precision still works
+            outs = model(x.bfloat16())
+    for a, b in zip(outs, full):
+        assert a.dtype == torch.bfloat16
+        torch.testing.assert_close(a.float(), b, atol=0.1, rtol=0)  # bf16: ~3 significant digits
     with torch.no_grad():
         assert all(o.dtype == torch.float16 for o in model.half()(x.half()))
 
