@@ -1,6 +1,5 @@
 """check_backbone_channels: a neck / head whose in_channels do not fit MambaVision is named when the
 config is read, by tools/train.py and tools/test.py too."""
-import glob
 import os.path as osp
 import runpy
 import sys
@@ -21,8 +20,9 @@ def config(tmp_path, base: str, body: str) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(ROOT, 'configs', '*', '*.py'))))
+@pytest.mark.parametrize('path', [DET, osp.join(ROOT, 'configs/seg/upernet_mambavision_s_512x512_160k_ade20k.py')])
 def test_shipped_configs_fit(path: str) -> None:
+    """No false alarm (tests/test_configs.py runs every config, which would fail on a mismatch)."""
     assert check_backbone_channels(Config.fromfile(path)) is None
 
 
