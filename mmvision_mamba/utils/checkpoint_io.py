@@ -174,6 +174,10 @@ def _fetch(url: str, f, timeout: float, progress: bool) -> Tuple[int, Optional[i
         reason = getattr(e, 'reason', e)
         if isinstance(reason, (socket.timeout, TimeoutError)):
             raise _stalled(url, timeout) from e
+        if received:
+            raise CheckpointDownloadError(
+                f'Download of {url} was cut off after {received} bytes ({reason}). Nothing was cached; '
+                'try again. ' + _LOCAL_PATH_HELP) from e
         raise CheckpointDownloadError(
             f'Could not download {url} ({reason}). Are you offline, or is the address wrong? '
             + _LOCAL_PATH_HELP) from e
