@@ -12,7 +12,8 @@ from mmengine.runner import Runner
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 from mmvision_mamba.utils.cli import add_run_args, load_run_config  # noqa: E402
-from mmvision_mamba.utils.config_checks import adapt_to_device, missing_data  # noqa: E402
+from mmvision_mamba.utils.config_checks import (adapt_to_device, check_backbone_channels,  # noqa: E402
+                                                missing_data)
 from mmvision_mamba.utils.launch import init_cpu_distributed  # noqa: E402
 
 
@@ -45,7 +46,7 @@ def build_config(args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = build_config(args)
-    problem = missing_data(cfg)
+    problem = check_backbone_channels(cfg) or missing_data(cfg)
     if problem:
         sys.exit(f'error: {problem}')
     init_cpu_distributed(args.launcher, cfg)

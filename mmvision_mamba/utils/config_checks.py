@@ -1,7 +1,8 @@
-"""Checks and adaptations of an mmengine config before a run: data present, device-appropriate settings."""
+"""Checks and adaptations of an mmengine config before a run: data present, neck/head channels that
+fit the backbone, device-appropriate settings."""
 import logging
 import os.path as osp
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config, ConfigDict
@@ -82,3 +83,68 @@ def _sync_bn_cfgs(node) -> Iterator[ConfigDict]:
     elif isinstance(node, (list, tuple)):
         for v in node:
             yield from _sync_bn_cfgs(v)
+
+
+def _type_name(cfg) -> str:
+    t = cfg.get('type') if isinstance(cfg, dict) else None
+    return t.rsplit('.', 1)[-1] if isinstance(t, str) else getattr(t, '__name__', '')
+
+
+def _head_mismatch(name: str, head, out_channels: Tuple[int, ...]) -> Optional[str]:
+    """Compares an mmseg decode/auxiliary head's in_channels with the maps its in_index picks."""
+    if not isinstance(head, dict) or 'in_channels' not in head:
+        return None
+    in_channels, in_index = head['in_channels'], head.get('in_index', -1)
+    single = isinstance(in_index, int)
+    indices = [in_index] if single else list(in_index)
+    bad = [i for i in indices if not -len(out_channels) <= i < len(out_channels)]
+    if bad:
+        return (f'{name}.in_index={in_index} picks map(s) {bad} but the backbone returns only '
+                f'{len(out_channels)} maps (out_channels {out_channels}): use indices in '
+                f'[0, {len(out_channels) - 1}] or widen backbone.out_indices.')
+    expected = out_channels[in_index] if single else [out_channels[i] for i in indices]
+    given = list(in_channels) if isinstance(in_channels, (list, tuple)) else in_channels
+    if given != expected:
+        return (f'{name}.in_channels={in_channels} but the backbone maps it takes (in_index='
+                f'{in_index}) have {expected} channels: set {name}.in_channels={expected}.')
+    return None
+
+
+def check_backbone_channels(cfg: Config) -> Optional[str]:
+    """Checks, without building anything, that the neck (or, without one, the decode and
+    auxiliary heads) takes the channels that a MambaVision backbone returns.
+
+    Returns:
+        None when they match or the backbone is no MambaVision; else a message naming both
+        sides and the values to use.
+    """
+    model = cfg.get('model')
+    backbone = model.get('backbone') if isinstance(model, dict) else None
+    if _type_name(backbone) != 'MambaVision':
+        return None
+    from mmvision_mamba.models import MambaVision
+    try:
+        arch = MambaVision._resolve_arch(backbone.get('arch', 'tiny'))
+        out_indices = MambaVision._check_indices(backbone.get('out_indices', (0, 1, 2, 3)))
+    except (TypeError, ValueError) as e:
+        return f'model.backbone: {e}'
+    out_channels = tuple(arch['dim'] * 2 ** i for i in out_indices)
+    described = (f"the MambaVision backbone (arch={backbone.get('arch', 'tiny')!r}, "
+                 f'out_indices={out_indices}) returns maps with out_channels {out_channels}')
+    neck = model.get('neck')
+    if neck:
+        first = neck[0] if isinstance(neck, (list, tuple)) else neck
+        in_channels = first.get('in_channels') if isinstance(first, dict) else None
+        if isinstance(in_channels, (list, tuple)) and tuple(in_channels) != out_channels:
+            where = 'model.neck[0]' if isinstance(neck, (list, tuple)) else 'model.neck'
+            return (f'{where}.in_channels={list(in_channels)} but {described}: set '
+                    f'{where}.in_channels={list(out_channels)}.')
+        return None
+    for key in ('decode_head', 'auxiliary_head'):
+        heads = model.get(key)
+        for i, head in enumerate(heads if isinstance(heads, (list, tuple)) else [heads]):
+            name = f'model.{key}' + (f'[{i}]' if isinstance(heads, (list, tuple)) else '')
+            problem = _head_mismatch(name, head, out_channels)
+            if problem:
+                return f'{problem} ({described})'
+    return None

@@ -162,10 +162,32 @@ def test_backbone_alone():
 
 
 def test_optimizer_steps():
+    """One AdamW step moves each parameter by its own layer's lr: p <- p (1 - lr wd) - lr g / (|g| + eps)."""
     model = Toy()
-    optim_wrapper = _optim(model, decay_rate=0.9)
-    out = model.head(model.backbone(torch.randn(1, 3, 64, 64))[-1])
-    optim_wrapper.update_params(out.square().mean())
+    optim_wrapper = _optim(model, decay_rate=RATE)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    out = model.head(model.backbone(torch.randn(2, 3, 64, 64))[-1])
+    optim_wrapper.backward(out.square().mean())
+    grads = {n: p.grad.detach().clone() for n, p in model.named_parameters() if p.grad is not None}
+    optim_wrapper.step()
+    eps = optim_wrapper.optimizer.defaults['eps']
+    moved = 0
+    for name, p in model.named_parameters():
+        if name not in grads:  # outnorm0-2: their maps are not used by the head
+            assert name.startswith('backbone.outnorm') and torch.equal(p, before[name]), name
+            continue
+        lr = LR * RATE ** (6 + 1 - _expected_layer(name, LAYER_WISE))
+        wd = 0. if _no_decay(name, p) else WD
+        g = grads[name].double()
+        expected = before[name].double() * (1 - lr * wd) - lr * g / (g.abs() + eps)
+        # fp32 rounding of p (|p| <= 1) is far below the step of a neighbouring layer (lr / 2)
+        torch.testing.assert_close(p.detach().double(), expected, rtol=0, atol=lr * 1e-2 + 2e-7, msg=name)
+        moved += int((p != before[name]).any())
+    assert moved > 0.9 * sum(1 for _ in model.parameters())
+    # the stem moved by ~LR * RATE**7 per element, the head by ~LR
+    stem = (model.backbone.patch_embed.conv_down[0].weight - before['backbone.patch_embed.conv_down.0.weight'])
+    head = model.head[0].weight - before['head.0.weight']
+    assert stem.abs().max() < 2 * LR * RATE ** 7 < head.abs().max()
 
 
 @pytest.mark.parametrize('paramwise, match', [

@@ -55,7 +55,7 @@ def test_out_indices(out_indices: tuple) -> None:
         MambaVision(SMALL, out_indices=(4,))
 
 
-@pytest.mark.parametrize('size', [(511, 511), (112, 137), (33, 65), (1, 1)])
+@pytest.mark.parametrize('size', [(511, 511), (112, 137), (33, 65), (1, 1), (3, 3), (2, 9)])
 def test_odd_sizes(size: tuple) -> None:
     model = MambaVision(SMALL).eval()
     outs = model(torch.randn(1, 3, *size))
@@ -157,6 +157,77 @@ def test_bad_input_messages() -> None:
         MambaVision(SMALL, window_size=(7, 7))
     with pytest.raises(ValueError, match='frozen_stages'):
         MambaVision(SMALL, frozen_stages=5)
+    with pytest.raises(ValueError, match=r'empty image of shape \(1, 3, 0, 32\)'):
+        model(torch.randn(1, 3, 0, 32))
+    with pytest.raises(ValueError, match='empty image'):
+        model(torch.randn(2, 3, 32, 0))
+
+
+def test_dtype_differing_from_the_weights() -> None:
+    model = MambaVision(SMALL).eval()
+    x = torch.randn(1, 3, 32, 32)
+    with pytest.raises(TypeError, match=r'image is torch.float16 but the MambaVision weights are '
+                                        r'torch.float32: cast the image .*torch.autocast'):
+        model(x.half())
+    with torch.no_grad():
+        full = model(x)
+        with torch.autocast('cpu', dtype=torch.bfloat16):  # mixed precision still works
+            outs = model(x.bfloat16())
+    for a, b in zip(outs, full):
+        assert a.dtype == torch.bfloat16
+        torch.testing.assert_close(a.float(), b, atol=0.1, rtol=0)  # bf16: ~3 significant digits
+    with torch.no_grad():
+        assert all(o.dtype == torch.float16 for o in model.half()(x.half()))
+
+
+SMALL_ARCH = {k: v for k, v in SMALL.items() if k != 'window_size'}
+
+
+@pytest.mark.parametrize('kwargs, error, match', [
+    (dict(arch=dict(SMALL_ARCH, depths=(1, 1, 3))), ValueError,
+     r"arch\['depths'\] must hold 4 positive ints, one per level .*got \(1, 1, 3\)"),
+    (dict(arch=dict(SMALL_ARCH, num_heads=(1, 2, 2))), ValueError, r"arch\['num_heads'\] must hold 4"),
+    (dict(arch=dict(SMALL_ARCH, depths=(1, 0, 3, 2))), ValueError, r"arch\['depths'\] must hold 4 positive"),
+    (dict(arch=dict(SMALL_ARCH, dim=0)), ValueError, r"arch\['dim'\] must be an int >= 1, got 0"),
+    (dict(arch=dict(SMALL_ARCH, num_heads=(1, 2, 3, 4))), ValueError,
+     r'Level 2 has 64 channels .* num_heads\[2\]=3 does not divide'),
+    (dict(arch=dict(SMALL_ARCH, depth=(1, 1, 3, 2))), ValueError, 'needs the keys'),
+    (dict(arch=16), TypeError, 'arch must be a variant name or a dict'),
+    (dict(drop_path_rate=1.0), ValueError, r'drop_path_rate must be a probability in \[0, 1\), got 1.0'),
+    (dict(drop_path_rate=-0.1), ValueError, 'drop_path_rate must be a probability'),
+    (dict(drop_rate=2), ValueError, 'drop_rate must be a probability'),
+    (dict(attn_drop_rate=None), ValueError, 'attn_drop_rate must be a probability'),
+    (dict(layer_scale=0.), ValueError, 'layer_scale must be None .* or a positive float'),
+    (dict(mlp_ratio=0), ValueError, 'mlp_ratio must be a positive number'),
+    (dict(in_channels=0), ValueError, 'in_channels must be an int >= 1, got 0'),
+    (dict(out_indices=4), ValueError, r'out_indices must be an int or a non-empty sequence of ints in \[-4, 3\]'),
+    (dict(out_indices=()), ValueError, 'out_indices must be'),
+    (dict(out_indices='0123'), ValueError, 'out_indices must be'),
+    (dict(window_size=(7, 7)), ValueError, r'window_size must be a positive int \(the window of levels 2 and 3\)'),
+    (dict(window_size=0), ValueError, 'window_size must be a positive int'),
+    (dict(frozen_stages=-2), ValueError, r'frozen_stages must be an int in \[-1, 4\]'),
+    (dict(with_cp='yes'), TypeError, 'with_cp must be True or False'),
+    (dict(out_norm_cfg='LN'), TypeError, "out_norm_cfg must be None or a dict with a 'type'"),
+    (dict(out_norm_cfg=dict(type='LayerNorm2d')), ValueError,
+     r"unknown norm type 'LayerNorm2d'; valid types: \[.*'BN'.*'GN'.*'LN'.*'SyncBN'.*\]"),
+    (dict(out_norm_cfg=dict(type='BN', eps=1e-5, groups=2)), ValueError, r"out_norm_cfg=\{.*'groups': 2"),
+    (dict(out_norm_cfg=dict(type='GN')), ValueError, 'could not be built by mmcv for 16 channels'),
+])
+def test_bad_arguments(kwargs: dict, error: type, match: str) -> None:
+    kwargs = dict(dict(arch=SMALL), **kwargs)
+    with pytest.raises(error, match=match):
+        MambaVision(**kwargs)
+
+
+def test_int_forms_of_out_indices_and_window_size() -> None:
+    model = MambaVision(SMALL, out_indices=3, window_size=3)
+    assert model.out_indices == (3,) and model.out_channels == (128,)
+    assert model.window_size == (4, 4, 3, 3)
+    assert [level.window_size for level in model.levels[2:]] == [3, 3]
+    assert MambaVision('tiny', window_size=56, out_indices=-1).window_size == (8, 8, 56, 56)
+    gn = MambaVision(SMALL, out_indices=(2,), out_norm_cfg=dict(type='GN', num_groups=4)).eval()
+    assert isinstance(gn.outnorm2, nn.GroupNorm)
+    assert gn(torch.randn(1, 3, 32, 32))[0].shape == (1, 64, 2, 2)
 
 
 def test_registered_in_mmdet_and_mmseg() -> None:

@@ -123,3 +123,27 @@ def test_unsafe_pickle_is_refused(tmp_path) -> None:
         pickle.dump({'x': Evil()}, f)
     with pytest.raises(ValueError):
         load_checkpoint_file(str(tmp_path / 'legacy.pth'))
+
+
+def test_non_finite_weights_are_named(source: MambaVision, tmp_path) -> None:
+    state = {**backbone_only(source)}
+    state['levels.2.blocks.0.mixer.A_log'] = state['levels.2.blocks.0.mixer.A_log'].clone()
+    state['levels.2.blocks.0.mixer.A_log'][0, 0] = float('nan')
+    state['patch_embed.conv_down.0.weight'] = torch.full_like(state['patch_embed.conv_down.0.weight'], float('inf'))
+    path = str(tmp_path / 'diverged.pth')
+    torch.save({'state_dict': state}, path)
+    with pytest.warns(UserWarning, match=r'NaN/Inf values in 2 MambaVision tensors') as record:
+        load(path)
+    message = next(str(w.message) for w in record if 'NaN/Inf' in str(w.message))
+    assert 'levels.2.blocks.0.mixer.A_log (1 of ' in message
+    assert f"patch_embed.conv_down.0.weight ({state['patch_embed.conv_down.0.weight'].numel()} of " in message
+
+
+def test_pathlike_and_bad_checkpoint_types(source: MambaVision, tmp_path) -> None:
+    path = tmp_path / 'mambavision_tiny_1k.pth.tar'
+    write_cls(source, str(path))
+    model = load(path)  # a pathlib.Path in init_cfg
+    assert torch.equal(model.state_dict()['levels.3.blocks.1.mlp.fc1.weight'],
+                       source.state_dict()['levels.3.blocks.1.mlp.fc1.weight'])
+    with pytest.raises(TypeError, match=r'checkpoint must be a path .* got NoneType: None'):
+        load(None)
