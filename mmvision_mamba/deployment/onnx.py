@@ -47,7 +47,11 @@ def export_context() -> Iterator[None]:
         yield
 
 
-def _check_image_inputs(inputs: Tuple[Tensor, ...], min_size: int) -> None:
+def _check_export_args(model: nn.Module, inputs: Tuple[Tensor, ...], min_size: int) -> None:
+    devices = {p.device.type for p in model.parameters()} | {x.device.type for x in inputs if isinstance(x, Tensor)}
+    if devices - {'cpu'}:
+        raise ValueError(f'Export runs on the CPU (the scan exports through its CPU op); got tensors on {devices}: '
+                         'call model.cpu() and pass CPU inputs.')
     for x in inputs:
         if not isinstance(x, Tensor) or x.dim() != 4:
             raise ValueError(f'Expected (N, C, H, W) image tensors, got '
@@ -65,7 +69,7 @@ def export_program(model: nn.Module, inputs: Inputs, dynamic: bool = True,
         ValueError: the example input is not a 4-D image batch of at least `min_size` px.
     """
     inputs = _as_tuple(inputs)
-    _check_image_inputs(inputs, min_size if dynamic else 1)
+    _check_export_args(model, inputs, min_size if dynamic else 1)
     shapes = dynamic_shapes(inputs, min_size, max_size) if dynamic else None
     with export_context():
         return torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
@@ -97,7 +101,7 @@ def export_onnx(model: nn.Module, inputs: Inputs, path: str, dynamic: bool = Tru
     if opset_version < OPSET:
         raise ValueError(f'opset_version must be >= {OPSET}, got {opset_version}.')
     inputs = _as_tuple(inputs)
-    _check_image_inputs(inputs, min_size if dynamic else 1)
+    _check_export_args(model, inputs, min_size if dynamic else 1)
     shapes = dynamic_shapes(inputs, min_size, max_size) if dynamic else None
     if osp.dirname(path):
         os.makedirs(osp.dirname(path), exist_ok=True)

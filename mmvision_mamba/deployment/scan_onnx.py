@@ -9,31 +9,32 @@ Two translations of the same graph:
   custom_translation_table=ONNX_TRANSLATIONS)`;
 - `register_legacy_symbolic()` for the TorchScript exporter (`dynamo=False`, what mmdeploy 1.x drives).
 """
-from typing import Dict, Optional
+import itertools
+from typing import Dict
 
 import torch
 
 from mmvision_mamba.ops.cpu_kernel import CHUNK_LEN
 
 OPSET = 18
+_body_ids = itertools.count()
 
 
 def _scan_body(dtype) -> 'onnx_ir.Graph':  # noqa: F821
     """The Scan body: (h_prev; a_t, b_t) -> (h_t; h_t), h_t = a_t * h_prev + b_t, all (batch, dim, N)."""
     import onnx_ir as ir
 
-    def value(name: str) -> ir.Value:
-        return ir.Value(name=name, type=ir.TensorType(dtype), shape=ir.Shape([None, None, None]))
+    prefix = f'selective_scan{next(_body_ids)}_'  # names unique in the model, which has one body per scan
 
-    h_prev, a_t, b_t = value('h_prev'), value('a_t'), value('b_t')
-    mul = ir.Node('', 'Mul', [a_t, h_prev], num_outputs=1)
-    add = ir.Node('', 'Add', [mul.outputs[0], b_t], num_outputs=1)
-    out = ir.Node('', 'Identity', [add.outputs[0]], num_outputs=1)
-    add.outputs[0].name, out.outputs[0].name = 'h_next', 'h_t'
-    for v in (mul.outputs[0], add.outputs[0], out.outputs[0]):
-        v.type = ir.TensorType(dtype)
-    return ir.Graph([h_prev, a_t, b_t], [add.outputs[0], out.outputs[0]], nodes=[mul, add, out],
-                    name='selective_scan_step')
+    def value(name: str) -> ir.Value:
+        return ir.Value(name=prefix + name, type=ir.TensorType(dtype), shape=ir.Shape([None, None, None]))
+
+    h_prev, a_t, b_t, decayed, h_next, h_t = (value(n) for n in ('h_prev', 'a_t', 'b_t', 'decayed', 'h_next',
+                                                                 'h_t'))
+    nodes = [ir.Node('', 'Mul', [a_t, h_prev], outputs=[decayed], name=prefix + 'decay'),
+             ir.Node('', 'Add', [decayed, b_t], outputs=[h_next], name=prefix + 'update'),
+             ir.Node('', 'Identity', [h_next], outputs=[h_t], name=prefix + 'emit')]
+    return ir.Graph([h_prev, a_t, b_t], [h_next, h_t], nodes=nodes, name=prefix + 'step')
 
 
 def _record_scan(h0, a, b, body) -> tuple:
