@@ -4,10 +4,10 @@ Everything that is parallel over time (bias, softplus, exp(delta A), delta B u, 
 runs as whole-tensor ops; only the recurrence h_t = a_t * h_{t-1} + b_t is an ONNX `Scan` whose body is two
 nodes, with the (batch, dim, N) state as its carry. The graph is thus the same for every sequence length.
 
-Two translations of the same graph:
-- `selective_scan_fwd_onnx` for the default (dynamo) exporter, `torch.onnx.export(..., dynamo=True,
-  custom_translation_table=ONNX_TRANSLATIONS)`;
-- `register_legacy_symbolic()` for the TorchScript exporter (`dynamo=False`, what mmdeploy 1.x drives).
+`selective_scan_fwd_onnx` is its translation for the default (dynamo) exporter: `torch.onnx.export(...,
+dynamo=True, custom_translation_table=onnx_translations())`, which `mmvision_mamba.deployment.export_onnx` does.
+The TorchScript exporter (`dynamo=False`) is not supported: it bakes the window arithmetic in at the traced size,
+and it serialises node blocks as subgraphs of Loop and If only.
 """
 import itertools
 from typing import Dict
@@ -105,3 +105,4 @@ def onnx_translations() -> Dict:
     """{torch op: onnxscript translation} for every custom op of this package."""
     import mmvision_mamba.ops.selective_scan_cpu  # noqa: F401  (defines the op)
     return {torch.ops.mmvision_mamba.selective_scan_fwd.default: selective_scan_fwd_onnx}
+
