@@ -152,6 +152,8 @@ class OnnxRuntimeModel:
         except ImportError as err:
             raise ImportError('Running ONNX needs onnxruntime: pip install "mmvision_mamba[export]".') from err
         options = ort.SessionOptions()
+        # no busy-waiting of idle workers: they would take the cores from PyTorch running in the same process
+        options.add_session_config_entry('session.intra_op.allow_spinning', '0')
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1

@@ -1,8 +1,8 @@
 """ONNX lowering of the selective scan `mmvision_mamba::selective_scan_fwd` as one ONNX `Scan` over time.
 
 Everything that is parallel over time (bias, softplus, exp(delta A), delta B u, the C contraction, D and the z gate)
-runs as whole-tensor ops; only the recurrence h_t = a_t * h_{t-1} + b_t is an ONNX `Scan` whose body is two
-nodes, with the (batch, dim, N) state as its carry. The graph is thus the same for every sequence length.
+runs as whole-tensor ops; only the recurrence h_t = a_t * h_{t-1} + b_t is an ONNX `Scan` whose body has three
+nodes (Mul, Add, Identity), with the (batch, dim, N) state as its carry. The graph is thus the same for every sequence length.
 
 `selective_scan_fwd_onnx` is its translation for the default (dynamo) exporter: `torch.onnx.export(...,
 dynamo=True, custom_translation_table=onnx_translations())`, which `mmvision_mamba.deployment.export_onnx` does.
@@ -100,7 +100,6 @@ def selective_scan_fwd_onnx(u, delta, A, B, C, D=None, z=None, delta_bias=None, 
     return y, last, checkpoints
 
 
-#: the translations to pass as `custom_translation_table` to `torch.onnx.export(..., dynamo=True)`
 def onnx_translations() -> Dict:
     """{torch op: onnxscript translation} for every custom op of this package."""
     import mmvision_mamba.ops.selective_scan_cpu  # noqa: F401  (defines the op)
