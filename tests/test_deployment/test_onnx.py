@@ -69,8 +69,10 @@ def test_scan_lowers_to_one_scan_independent_of_length(tmp_path):
     assert counts[0] == counts[1]  # the graph does not grow with the sequence length
 
 
-@pytest.mark.parametrize('windows,depths', [((8, 8, 14, 7), (1, 1, 2, 2)), ((8, 8, 112, 56), (1, 1, 1, 1))],
-                         ids=['classification', 'detection'])
+@pytest.mark.parametrize('windows,depths', [
+    ((8, 8, 14, 7), (1, 1, 2, 2)),
+    # level 2/3 maps are padded to one 112x56 / 56x56 window: Mamba blocks only, attention over 6272 tokens is slow
+    pytest.param((8, 8, 112, 56), (1, 1, 1, 1), marks=pytest.mark.e2e)], ids=['classification', 'detection'])
 def test_backbone_dynamic_onnx_matches_pytorch(tmp_path, windows, depths):
     model = MambaVision(arch=dict(TINY, depths=depths), window_size=windows).eval()
     path = export_onnx(model, torch.randn(SIZES[0][0], 3, *SIZES[0][1:]), str(tmp_path / 'backbone.onnx'))
@@ -102,6 +104,7 @@ def test_export_arguments_are_checked(tmp_path):
         export_program(model, torch.randn(3, 96, 96))
 
 
+@pytest.mark.e2e
 def test_export_without_kernel_keeps_the_compact_scan(tmp_path, monkeypatch):
     """Where the CPU kernel cannot be built, export still goes through the op (its fake kernel) and the Scan."""
     import mmvision_mamba.ops.selective_scan_cpu as scan_cpu

@@ -83,6 +83,7 @@ def test_config_of_unknown_library(tmp_path):
         load_tool().main([cfg, '--shape', '64', '64'])
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize('config,library', [(UPERNET, 'mmseg'), (RETINANET, 'mmdet')], ids=['upernet', 'retinanet'])
 def test_whole_model_matches_in_onnxruntime(tmp_path, config, library):
     pytest.importorskip(library)
