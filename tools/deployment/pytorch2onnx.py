@@ -24,15 +24,19 @@ from torch import Tensor, nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 from mmvision_mamba.deployment import (MIN_SIZE, OnnxRuntimeModel, count_nodes, export_onnx,  # noqa: E402
-                                       flatten_outputs, max_errors, median_latency_ms)
+                                       flatten_outputs, max_errors, median_latency_ms, replace_adaptive_avg_pools)
 
 
 class SegmentorLogits(nn.Module):
-    """mmseg EncoderDecoder: image -> decode-head logits resized to the image (bilinear)."""
+    """mmseg EncoderDecoder: image -> decode-head logits resized to the image (bilinear).
+
+    Its adaptive average pools (UperNet's PPM) are swapped for `ExportableAdaptiveAvgPool2d`, which stays dynamic.
+    """
 
     def __init__(self, segmentor: nn.Module):
         super().__init__()
         self.segmentor = segmentor
+        replace_adaptive_avg_pools(segmentor.decode_head)  # the PPM's pools, dynamic in the graph
 
     def forward(self, img: Tensor) -> Tensor:
         from mmseg.models.utils import resize
