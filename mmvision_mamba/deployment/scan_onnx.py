@@ -2,7 +2,8 @@
 
 Everything that is parallel over time (bias, softplus, exp(delta A), delta B u, the C contraction, D and the z gate)
 runs as whole-tensor ops; only the recurrence h_t = a_t * h_{t-1} + b_t is an ONNX `Scan` whose body has three
-nodes (Mul, Add, Identity), with the (batch, dim, N) state as its carry. The graph is thus the same for every sequence length.
+nodes (Mul, Add, Identity), with the (batch, dim, N) state as its carry. The graph is thus the same for every
+sequence length.
 
 `selective_scan_fwd_onnx` is its translation for the default (dynamo) exporter: `torch.onnx.export(...,
 dynamo=True, custom_translation_table=onnx_translations())`, which `mmvision_mamba.deployment.export_onnx` does.

@@ -185,8 +185,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
           f'ONNX Runtime vs PyTorch on {tuple(img.shape)}: {len(reference)} outputs, max abs error {abs_err:.3g}, '
           f'max rel error {rel_err:.3g}\n'
           f'Latency (median of {args.repeats}): PyTorch {torch_ms:.1f} ms, ONNX Runtime {ort_ms:.1f} ms')
-    return dict(model=target, out=out, export_s=export_s, nodes=nodes, abs_err=abs_err, rel_err=rel_err, torch_ms=torch_ms,
-                ort_ms=ort_ms, outputs=len(reference))
+    return dict(model=target, out=out, export_s=export_s, nodes=nodes, abs_err=abs_err, rel_err=rel_err,
+                torch_ms=torch_ms, ort_ms=ort_ms, outputs=len(reference))
 
 
 if __name__ == '__main__':
