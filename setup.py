@@ -52,6 +52,9 @@ def cpu_extension() -> dict:
     return dict(ext_modules=[ext], cmdclass={'build_ext': BuildExtension.with_options(use_ninja=False)})
 
 
+#: ONNX export (mmvision_mamba.deployment, tools/deployment/pytorch2onnx.py)
+EXPORT_REQUIRES = ['onnx>=1.18', 'onnxscript>=0.5', 'onnxruntime>=1.20']
+
 setup(
     name='mmvision_mamba',
     version=read_version(),
@@ -71,7 +74,9 @@ setup(
     ],
     extras_require={
         'cuda': ['mamba-ssm>=2.2', 'causal-conv1d>=1.4'],
-        'dev': ['pytest>=7', 'safetensors>=0.4', 'ftfy', 'regex', 'triton>=3.0; platform_system == "Linux"'],
+        'export': EXPORT_REQUIRES,
+        'dev': ['pytest>=7', 'safetensors>=0.4', 'ftfy', 'regex', 'triton>=3.0; platform_system == "Linux"']
+        + EXPORT_REQUIRES,
     },
     **cpu_extension(),
 )

@@ -111,6 +111,39 @@ def scan_suite(device: torch.device, repeats: int) -> List[dict]:
     return rows
 
 
+def onnx_suite(repeats: int, threads: int, out_dir: str) -> List[dict]:
+    """MambaVision-T (classification windows) on the CPU: ONNX Runtime vs eager PyTorch, fp32, batch 1 at 224 and
+    512 px from one dynamic export, the two timed alternately in the same loop."""
+    from mmvision_mamba.deployment import OnnxRuntimeModel, count_nodes, export_onnx, max_errors
+
+    model = build_backbone('mambavision_tiny').eval()
+    path = osp.join(out_dir, 'mambavision_tiny.onnx')
+    start = time.perf_counter()
+    export_onnx(model, torch.randn(1, 3, 224, 224), path, dynamic=True)
+    export_s = time.perf_counter() - start
+    nodes = count_nodes(path)
+    session = OnnxRuntimeModel(path, threads)
+    rows = []
+    for size in (224, 512):
+        x = torch.randn(1, 3, size, size)
+        with torch.no_grad():
+            err = max_errors(model(x), session(x))[1]
+            eager, ort = [], []
+            for i in range(repeats + 2):
+                for fn, times in ((lambda: model(x), eager), (lambda: session(x), ort)):
+                    t0 = time.perf_counter()
+                    fn()
+                    if i >= 2:  # warm-up
+                        times.append((time.perf_counter() - t0) * 1e3)
+        eager_ms, ort_ms = statistics.median(eager), statistics.median(ort)
+        rows.append(dict(suite='onnx', model='mambavision_tiny', size=f'{size}x{size}', batch=1, eager_ms=eager_ms,
+                         ort_ms=ort_ms, ort_speedup=eager_ms / ort_ms, max_rel_err=err, export_s=export_s,
+                         onnx_nodes=nodes['total'], scan_nodes=nodes.get('Scan', 0)))
+        print(f'  onnx mambavision_tiny {size}x{size}: eager {eager_ms:.1f} ms, ONNX Runtime {ort_ms:.1f} ms',
+              flush=True)
+    return rows
+
+
 def backbone_case(name: str, size: str, mode: str, dtype: str, batch: int, compiled: bool,
                   device: str, repeats: int, threads: int) -> dict:
     """One timed case; runs in its own process on the CPU so that its peak memory is its own."""
@@ -178,7 +211,7 @@ def add_ratios(rows: List[dict], baseline: str) -> None:
 
 
 def print_table(rows: List[dict]) -> None:
-    for suite in ('scan', 'backbone'):
+    for suite in ('scan', 'backbone', 'onnx'):
         sel = [r for r in rows if r['suite'] == suite]
         if not sel:
             continue
@@ -220,7 +253,7 @@ def plot(rows: List[dict], path: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--suite', choices=['scan', 'backbone', 'all'], default='all')
+    parser.add_argument('--suite', choices=['scan', 'backbone', 'onnx', 'all'], default='all')
     parser.add_argument('--models', nargs='+', default=['mambavision_tiny', 'swin_t', 'resnet50'])
     parser.add_argument('--baseline', default='swin_t', help='model the ratios refer to')
     parser.add_argument('--sizes', nargs='+', choices=list(SIZES), default=['cls'])
@@ -229,6 +262,8 @@ def main() -> None:
     parser.add_argument('--batch', type=int, nargs='+', default=[1],
                         help='batch sizes (e.g. 128 for GPU classification throughput)')
     parser.add_argument('--compile', action='store_true', help='also time torch.compile of each backbone')
+    parser.add_argument('--onnx', action='store_true',
+                        help='also export MambaVision-T to ONNX and time ONNX Runtime against eager (CPU)')
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--threads', type=int, default=2, help='CPU threads')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -258,6 +293,9 @@ def main() -> None:
                                       + (f"{row['ms']:.1f} ms" if 'ms' in row else row['error']), flush=True)
                                 rows.append(row)
         add_ratios(rows, args.baseline)
+    if args.onnx or args.suite == 'onnx':
+        os.makedirs(args.out_dir, exist_ok=True)
+        rows += onnx_suite(args.repeats, args.threads, args.out_dir)
     for r in rows:
         r['device_name'] = device_name
     print_table(rows)

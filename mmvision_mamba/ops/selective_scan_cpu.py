@@ -107,6 +107,11 @@ def selective_scan_cpu(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor
     return (out, last) if return_last_state else out
 
 
-register_backend('cpu', selective_scan_cpu, lambda u: u.device.type == 'cpu' and kernel_available(), priority=30,
-                 device_types=('cpu',), requires='the compiled CPU kernel (mmvision_mamba._C, or a C++ compiler to '
-                 'JIT-build it)')
+def _supports(u: Tensor) -> bool:
+    """CPU tensors with the kernel built; under torch.export always, as tracing needs only the op's fake kernel
+    and the op is what ONNX export lowers to a compact Scan (mmvision_mamba.deployment)."""
+    return u.device.type == 'cpu' and (torch.compiler.is_exporting() or kernel_available())
+
+
+register_backend('cpu', selective_scan_cpu, _supports, priority=30, device_types=('cpu',),
+                 requires='the compiled CPU kernel (mmvision_mamba._C, or a C++ compiler to JIT-build it)')

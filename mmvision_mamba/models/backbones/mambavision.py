@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmvision_mamba.utils import load_checkpoint_file
-from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, pad_to_multiple,
+from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, crop, pad_to_multiple,
                       window_partition, window_reverse)
 from ..utils import convert_mambavision, extract_state_dict
 
@@ -122,7 +122,7 @@ class MambaVisionLevel(nn.Module):
         h, w = x.shape[-2:]
         padded = pad_to_multiple(x, self.window_size)
         windows = self._run_blocks(window_partition(padded, self.window_size))
-        return window_reverse(windows, self.window_size, padded.shape[-2:])[:, :, :h, :w].contiguous()
+        return crop(window_reverse(windows, self.window_size, padded.shape[-2:]), (h, w))
 
 
 @MODELS.register_module()
