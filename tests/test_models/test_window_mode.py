@@ -131,8 +131,10 @@ def test_fit_gradients_finite_where_official_is_mostly_padding() -> None:
         model.init_weights()
         model.train()
         sum(o.float().pow(2).mean() for o in model(x)).backward()
-        grads = [p.grad for p in model.parameters()]
-        assert all(g is not None for g in grads)
-        norms[mode] = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-    print(f"\ngrad norm at 64x64, windows {DET_WINDOWS}: official {norms['official']:.4g}, fit {norms['fit']:.4g}")
-    assert torch.isfinite(norms['fit'])
+        grads = {n: p.grad for n, p in model.named_parameters()}
+        assert all(g is not None for g in grads.values())
+        norms[mode] = {part: torch.linalg.vector_norm(torch.stack(
+            [torch.linalg.vector_norm(g) for n, g in grads.items() if n.startswith(prefix)])).item()
+            for part, prefix in (('all', ''), ('level 2', 'levels.2.'), ('level 3', 'levels.3.'))}
+    assert all(torch.isfinite(torch.tensor(list(n.values()))).all() for n in norms.values()), norms
+    print(f'\ngrad norms at 64x64, windows {DET_WINDOWS}: official {norms["official"]}, fit {norms["fit"]}')

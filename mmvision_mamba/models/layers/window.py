@@ -1,6 +1,7 @@
 """Non-overlapping (wh, ww) windows of NCHW maps, padded right/bottom like the official network."""
 from typing import Tuple, Union
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -33,7 +34,8 @@ def level_window(window_size: int, size: Tuple[int, int], mode: str = 'official'
     if mode == 'official':
         return window_size, window_size
     h, w = size
-    return min(window_size, h), min(window_size, w)
+    # sym_min: plain min for ints, a symbolic expression (no guard) for torch.export's dynamic sizes
+    return torch.sym_min(window_size, h), torch.sym_min(window_size, w)
 
 
 def pad_to_multiple(x: Tensor, window: Union[int, Tuple[int, int]]) -> Tensor:
