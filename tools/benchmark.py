@@ -71,11 +71,13 @@ def backbone_cfg(name: str) -> dict:
 
 
 def build_backbone(name: str) -> torch.nn.Module:
-    import mmdet.models  # noqa: F401  (registers mmdet's backbones)
     from mmengine.registry import MODELS
 
     import mmvision_mamba  # noqa: F401
-    return MODELS.build(backbone_cfg(name))
+    cfg = backbone_cfg(name)
+    if cfg['type'].startswith('mmdet.'):
+        import mmdet.models  # noqa: F401  (registers mmdet's backbones)
+    return MODELS.build(cfg)
 
 
 class Timer:
