@@ -234,7 +234,7 @@ def cpu_peak_mib(**kwargs) -> Optional[float]:
 
 def compare_backbones(names: List[str], baseline: str, size_name: str, mode: str, dtype: str,
                       batch: int, compiled: bool, device: torch.device, repeats: int, threads: int,
-                      cpu_memory: bool, key: str, invert: bool) -> List[dict]:
+                      cpu_memory: bool, key: str, invert: bool, warmup: int = 1) -> List[dict]:
     """Builds the backbones in this process, times them interleaved; one row each (errors too)."""
     size = SIZES[size_name]
     x = torch.randn(batch, 3, *size, device=device)
@@ -252,7 +252,7 @@ def compare_backbones(names: List[str], baseline: str, size_name: str, mode: str
     if baseline not in steps:
         baseline = next(iter(steps), None)
     if steps:
-        times = interleave(steps, Timer(device), repeats)
+        times = interleave(steps, Timer(device), repeats, warmup)
         for name, st in ratio_stats(times, baseline, key, invert).items():
             rows[name] = dict(st, img_per_s=batch * 1e3 / st['ms'], baseline=baseline)
             if device.type == 'cuda':
@@ -296,7 +296,8 @@ def det_batch(size: Tuple[int, int], num_images: int, device: torch.device) -> d
     return dict(inputs=inputs, data_samples=samples)
 
 
-def compare_mask_rcnn(size: Tuple[int, int], num_images: int, device: torch.device, repeats: int) -> List[dict]:
+def compare_mask_rcnn(size: Tuple[int, int], num_images: int, device: torch.device, repeats: int,
+                      warmup: int = 1) -> List[dict]:
     """A Mask R-CNN-T training step (the shipped config's model, SGD) with the official detection
     windows vs window_mode='fit', interleaved; time_vs_fit: time / fit's time."""
     from mmdet.registry import MODELS
@@ -318,7 +319,7 @@ def compare_mask_rcnn(size: Tuple[int, int], num_images: int, device: torch.devi
         def step(model=model, wrapper=wrapper) -> None:
             model.train_step(batch, wrapper)
         models[mode], steps[mode] = model, step
-    times = interleave(steps, Timer(device), repeats)
+    times = interleave(steps, Timer(device), repeats, warmup)
     rows = []
     for mode, st in ratio_stats(times, 'fit', 'time_vs_fit').items():
         row = dict(suite='windows', model=f'mask_rcnn_mambavision_t@{mode}', size='det640',
@@ -332,17 +333,18 @@ def compare_mask_rcnn(size: Tuple[int, int], num_images: int, device: torch.devi
 
 
 def windows_suite(sizes: List[str], modes: List[str], device: torch.device, repeats: int, threads: int,
-                  cpu_memory: bool, mask_rcnn_images: int) -> List[dict]:
+                  cpu_memory: bool, mask_rcnn_images: int, warmup: int = 1) -> List[dict]:
     """The T trunk with the official detection windows, fit mode and the classification windows,
     then the Mask R-CNN-T training step at 640x640, official vs fit."""
     rows = []
     for size in sizes:
         for mode in modes:
             for r in compare_backbones(WINDOW_MODELS, WINDOW_MODELS[0], size, mode, 'fp32', 1, False,
-                                       device, repeats, threads, cpu_memory, 'time_vs_cls_windows', False):
+                                       device, repeats, threads, cpu_memory, 'time_vs_cls_windows', False,
+                                       warmup):
                 rows.append(dict(r, suite='windows'))
     if mask_rcnn_images:
-        rows += compare_mask_rcnn(SIZES['det640'], mask_rcnn_images, device, repeats)
+        rows += compare_mask_rcnn(SIZES['det640'], mask_rcnn_images, device, repeats, warmup)
     return rows
 
 
@@ -410,6 +412,7 @@ def main() -> None:
                         help='batch sizes (e.g. 128 for GPU classification throughput)')
     parser.add_argument('--compile', action='store_true', help='also time torch.compile of each backbone')
     parser.add_argument('--repeats', type=int, default=10, help='timed rounds per comparison (scan: x3)')
+    parser.add_argument('--warmup', type=int, default=1, help='untimed calls of each model first')
     parser.add_argument('--mask-rcnn-images', type=int, default=1,
                         help='windows suite: images in the Mask R-CNN-T training batch (0: skip it)')
     parser.add_argument('--cpu-memory', action='store_true',
@@ -436,10 +439,11 @@ def main() -> None:
                         for compiled in ([False, True] if args.compile else [False]):
                             rows += compare_backbones(args.models, args.baseline, size, mode, dtype, batch,
                                                       compiled, device, args.repeats, args.threads,
-                                                      args.cpu_memory, f'speed_vs_{args.baseline}', True)
+                                                      args.cpu_memory, f'speed_vs_{args.baseline}', True,
+                                                      args.warmup)
     if args.suite == 'windows':
         rows += windows_suite(args.sizes or ['det', 'det640', 'seg'], args.modes or ['infer', 'train'], device,
-                              args.repeats, args.threads, args.cpu_memory, args.mask_rcnn_images)
+                              args.repeats, args.threads, args.cpu_memory, args.mask_rcnn_images, args.warmup)
     for r in rows:
         r['device_name'] = device_name
     print_table(rows)
