@@ -78,7 +78,7 @@ def train(cfg, steps: int, seed: int) -> List[Dict[str, float]]:
                 data = next(batches)
             t0 = time.perf_counter()
             log_vars = model.train_step(data, optim)
-            record = {k: float(v) for k, v in log_vars.items()}
+            record = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in log_vars.items()}
             record['grad_norm'] = float(hub.get_scalar('train/grad_norm').current())
             record['seconds'] = time.perf_counter() - t0
             history.append(record)
