@@ -120,13 +120,15 @@ def interleave(fns: Dict[str, Callable[[], object]], timer: Timer, rounds: int,
 
 def ratio_stats(times: Dict[str, List[float]], baseline: str, key: str,
                 invert: bool = False) -> Dict[str, dict]:
-    """Per name: median ms and the median, min and max over rounds of time / baseline's time of
-    the same round (`invert`: baseline's time / time, a speed ratio), stored under `key`."""
+    """Per name: median ms and the median, min, max (and quartiles from 4 rounds) over rounds of
+    time / baseline's time of the same round (`invert`: baseline's time / time, a speed ratio)."""
     out = {}
     for name, ts in times.items():
         per_round = [(b / t if invert else t / b) for t, b in zip(ts, times[baseline])]
         out[name] = {'ms': statistics.median(ts), key: statistics.median(per_round),
                      f'{key}_min': min(per_round), f'{key}_max': max(per_round), 'rounds': len(ts)}
+        if len(per_round) >= 4:  # interquartile range: the spread without the odd disturbed round
+            out[name][f'{key}_q1'], _, out[name][f'{key}_q3'] = statistics.quantiles(per_round, n=4)
     return out
 
 

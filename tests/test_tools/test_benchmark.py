@@ -41,3 +41,8 @@ def test_backbone_names(bench) -> None:
     assert bench.backbone_cfg('mambavision_small') == dict(type='MambaVision', arch='small')
     with pytest.raises(ValueError, match='swin_t or resnet50'):
         bench.backbone_cfg('vit_b')
+
+
+def test_ratio_quartiles_from_four_rounds(bench) -> None:
+    st = bench.ratio_stats({'base': [1., 1., 1., 1.], 'm': [1., 2., 3., 4.]}, 'base', 'r')['m']
+    assert (st['r_min'], st['r_q1'], st['r'], st['r_q3'], st['r_max']) == (1., 1.25, 2.5, 3.75, 4.)
