@@ -325,7 +325,8 @@ def compare_mask_rcnn(size: Tuple[int, int], num_images: int, device: torch.devi
     rows = []
     for mode, st in ratio_stats(times, 'fit', 'time_vs_fit').items():
         row = dict(suite='windows', model=f'mask_rcnn_mambavision_t@{mode}', size='det640',
-                   hw='x'.join(map(str, size)), mode='train', dtype='fp32', batch=num_images, compiled=False, baseline='fit', **st)
+                   hw='x'.join(map(str, size)), mode='train', dtype='fp32', batch=num_images, compiled=False,
+                   baseline='fit', **st)
         if device.type == 'cuda':
             row['peak_mib'] = cuda_peak_mib(steps[mode], models[mode], batch['inputs'])
         rows.append(row)
