@@ -21,6 +21,8 @@ ALL_CONFIGS = DET_CONFIGS + SEG_CONFIGS
 SMALL_ARCH = dict(dim=16, in_dim=8, depths=(1, 1, 2, 2), num_heads=(1, 2, 2, 4))
 SMALL_CHANNELS = [16, 32, 64, 128]
 SMALL_WINDOWS = (8, 8, 4, 2)  # one window per level for a 64x64 image, as the recipes do at full size
+# window_mode='fit' configs keep windows larger than the maps, which fit mode clips to them
+FIT_WINDOWS = (8, 8, 112, 56)
 
 HF = 'https://huggingface.co/nvidia/'
 CKPT = {
@@ -114,7 +116,7 @@ def _sync_bn_to_bn(node):
 def _shrink(path: Path, cfg) -> None:
     backbone = cfg.model.backbone
     backbone.arch = SMALL_ARCH
-    backbone.window_size = SMALL_WINDOWS
+    backbone.window_size = FIT_WINDOWS if backbone.get('window_mode') == 'fit' else SMALL_WINDOWS
     if _is_det(path):
         cfg.model.neck.in_channels = SMALL_CHANNELS
         # fewer proposals / sampled RoIs: the cascade's 4-conv heads on 1000 RoIs x 3 stages
@@ -160,6 +162,7 @@ def _seg_batch(num_images=1):
 
 
 RECIPE_CONFIGS = [p for p in ALL_CONFIGS if p.stem in DET_RECIPES or p.stem in SEG_RECIPES]
+FIT_CONFIGS = [p for p in ALL_CONFIGS if p.stem.endswith('_fit')]
 
 
 def test_config_set():
@@ -221,6 +224,22 @@ def test_config_recipe(path):
     assert (optim.type, optim.optimizer.lr, optim.optimizer.weight_decay) == (wrapper, lr, wd)
 
 
+def test_fit_config_set():
+    assert {p.stem for p in FIT_CONFIGS} == {
+        'mask_rcnn_mambavision_t_fit', 'cascade_mask_rcnn_mambavision_t_3x_fit',
+        'upernet_mambavision_t_512x512_160k_ade20k_fit'}
+
+
+@pytest.mark.parametrize('path', FIT_CONFIGS, ids=_ids(FIT_CONFIGS))
+def test_fit_config_changes_only_the_window_mode(path):
+    """A `*_fit.py` config is its recipe with backbone.window_mode='fit', nothing else."""
+    fit = _load_raw(path).to_dict()
+    base = _load_raw(path.with_name(path.stem[:-len('_fit')] + '.py')).to_dict()
+    assert base['model']['backbone'].get('window_mode', 'official') == 'official'
+    assert fit['model']['backbone'].pop('window_mode') == 'fit'
+    assert fit == base
+
+
 @pytest.mark.parametrize('path', ALL_CONFIGS, ids=_ids(ALL_CONFIGS))
 def test_full_size_model_builds(path):
     """The config's real model builds, and its neck/heads take the backbone's channels."""
@@ -233,6 +252,7 @@ def test_full_size_model_builds(path):
         assert cfg.model.decode_head.in_channels == channels
         assert cfg.model.auxiliary_head.in_channels == channels[2]
     assert model.backbone.window_size == tuple(cfg.model.backbone.window_size)
+    assert model.backbone.window_mode == cfg.model.backbone.get('window_mode', 'official')
 
 
 @pytest.mark.parametrize('path', ALL_CONFIGS, ids=_ids(ALL_CONFIGS))

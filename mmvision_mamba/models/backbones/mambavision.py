@@ -13,8 +13,8 @@ from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmvision_mamba.utils import load_checkpoint_file
-from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, crop, pad_to_multiple,
-                      window_partition, window_reverse)
+from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, check_window_mode, crop, level_window,
+                      pad_to_multiple, window_partition, window_reverse)
 from ..utils import convert_mambavision, extract_state_dict
 
 
@@ -90,16 +90,19 @@ class MambaVisionLevel(nn.Module):
     """One level: ConvBlocks on the map (levels 0, 1) or hybrid blocks on padded windows (2, 3).
 
     The downsample is kept here (for the official key names) but applied by the backbone, so
-    that the level's output can be taken before it.
+    that the level's output can be taken before it. `window_mode` (see `level_window`) decides
+    the window of the hybrid levels on each map: 'official' (window_size, window_size), or
+    'fit', which clips it to the map per dimension.
     """
 
     def __init__(self, dim: int, depth: int, num_heads: int, window_size: int, conv: bool,
                  downsample: bool, drop_path: Sequence[float], layer_scale: Optional[float],
                  mlp_ratio: float = 4., qkv_bias: bool = True, drop: float = 0.,
-                 attn_drop: float = 0., with_cp: bool = False):
+                 attn_drop: float = 0., with_cp: bool = False, window_mode: str = 'official'):
         super().__init__()
         self.conv = conv
         self.window_size = window_size
+        self.window_mode = check_window_mode(window_mode)
         self.with_cp = with_cp
         if conv:
             blocks = [ConvBlock(dim, drop_path[i]) for i in range(depth)]
@@ -120,9 +123,10 @@ class MambaVisionLevel(nn.Module):
         if self.conv:
             return self._run_blocks(x)
         h, w = x.shape[-2:]
-        padded = pad_to_multiple(x, self.window_size)
-        windows = self._run_blocks(window_partition(padded, self.window_size))
-        return crop(window_reverse(windows, self.window_size, padded.shape[-2:]), (h, w))
+        window = level_window(self.window_size, (h, w), self.window_mode)
+        padded = pad_to_multiple(x, window)
+        windows = self._run_blocks(window_partition(padded, window))  # (B * nW, wh * ww, C)
+        return crop(window_reverse(windows, window, padded.shape[-2:]), (h, w))
 
 
 @MODELS.register_module()
@@ -139,6 +143,14 @@ class MambaVision(BaseModule):
         window_size: attention/scan window of levels 2 and 3, an int for both; or 4 ints, one
             per level (levels 0 and 1 are convolutional and ignore theirs). Default: the
             arch's classification windows, e.g. (8, 8, 14, 7) for T.
+        window_mode: 'official' (default): square windows, each hybrid-level map zero-padded
+            right/bottom to a multiple of its window, unmasked, exactly as the official network
+            (and its checkpoints). 'fit': per dimension the window is min(window_size, map
+            size), so a map no larger than its window is one window with no padding; a larger
+            map keeps the configured window and pads only the remainder. Identical to
+            'official' whenever every map tiles by its window; with detection windows such as
+            (8, 8, 112, 56), attention and the scan see only real tokens on any image up to
+            1792 px (cost follows the image, not the window).
         drop_path_rate: stochastic depth in [0, 1), linear over all blocks; default: the arch's.
         layer_scale: initial layer-scale of the hybrid blocks; default: the arch's (B/L: 1e-5).
         mlp_ratio: MLP hidden width relative to the channels.
@@ -197,6 +209,7 @@ class MambaVision(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 window_mode: str = 'official',
                  pretrained: Optional[str] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = None):
         super().__init__(init_cfg=self._pretrained_to_init_cfg(pretrained, init_cfg))
@@ -224,6 +237,7 @@ class MambaVision(BaseModule):
                 raise TypeError(f'{name} must be True or False, got {flag!r}.')
         self.in_channels = in_channels
         self.window_size = window_size
+        self.window_mode = check_window_mode(window_mode)
         self.drop_path_rate = drop_path_rate
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -239,7 +253,7 @@ class MambaVision(BaseModule):
                 window_size=window_size[i], conv=i < 2, downsample=i < self.num_levels - 1,
                 drop_path=dpr[sum(depths[:i]):sum(depths[:i + 1])], layer_scale=layer_scale,
                 mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop=drop_rate, attn_drop=attn_drop_rate,
-                with_cp=with_cp) for i in range(self.num_levels))
+                with_cp=with_cp, window_mode=window_mode) for i in range(self.num_levels))
         for i in self.out_indices:
             self.add_module(f'outnorm{i}', build_out_norm(out_norm_cfg, self.num_features[i]))
         self._freeze_stages()
