@@ -34,7 +34,7 @@ import resource
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
@@ -167,33 +167,41 @@ def scan_suite(device: torch.device, repeats: int) -> List[dict]:
     return rows
 
 
-def onnx_suite(repeats: int, threads: int, out_dir: str, warmup: int = 1) -> List[dict]:
+def onnx_suite(repeats: int, threads: int, out_dir: str, warmup: int = 1, opsets: Sequence[int] = (18, 23)
+               ) -> List[dict]:
     """MambaVision-T (classification windows) on the CPU: ONNX Runtime vs eager PyTorch, fp32, batch 1 at 224 and
-    512 px from one dynamic export, timed interleaved (`interleave`); ratio = eager / ORT time per round."""
+    512 px from one dynamic export per opset (23: attention as one `Attention` op), timed interleaved
+    (`interleave`); ratio = eager / ORT time per round."""
     from mmvision_mamba.deployment import OnnxRuntimeModel, count_nodes, export_onnx, max_errors
 
     model = build_backbone('mambavision_tiny').eval()
-    path = osp.join(out_dir, 'mambavision_tiny.onnx')
-    start = time.perf_counter()
-    export_onnx(model, torch.randn(1, 3, 224, 224), path, dynamic=True)
-    export_s = time.perf_counter() - start
-    nodes = count_nodes(path)
-    session = OnnxRuntimeModel(path, threads)
+    sessions, export_s, nodes = {}, {}, {}
+    for opset in opsets:
+        path = osp.join(out_dir, f'mambavision_tiny_opset{opset}.onnx')
+        start = time.perf_counter()
+        export_onnx(model, torch.randn(1, 3, 224, 224), path, dynamic=True, opset_version=opset)
+        export_s[opset] = time.perf_counter() - start
+        nodes[opset] = count_nodes(path)
+        sessions[opset] = OnnxRuntimeModel(path, threads)
     rows = []
     for size in (224, 512):
         x = torch.randn(1, 3, size, size)
         with torch.no_grad():
-            err = max_errors(model(x), session(x))[1]
-            times = interleave({'eager': lambda: model(x), 'ort': lambda: session(x)}, Timer(x.device), repeats,
-                               warmup)
-        stats = ratio_stats(times, 'ort', 'ort_speedup', invert=False)['eager']
-        rows.append(dict(suite='onnx', model='mambavision_tiny', size=f'{size}x{size}', batch=1,
-                         eager_ms=stats['ms'], ort_ms=statistics.median(times['ort']),
-                         **{k: v for k, v in stats.items() if k.startswith('ort_speedup')},
-                         max_rel_err=err, export_s=export_s, onnx_nodes=nodes['total'],
-                         scan_nodes=nodes.get('Scan', 0)))
-        print(f"  onnx mambavision_tiny {size}x{size}: eager {rows[-1]['eager_ms']:.1f} ms, ONNX Runtime "
-              f"{rows[-1]['ort_ms']:.1f} ms (median speed-up {rows[-1]['ort_speedup']:.2f}x)", flush=True)
+            ref = model(x)
+            errors = {opset: max_errors(ref, session(x))[1] for opset, session in sessions.items()}
+            fns = {'eager': lambda: model(x)}
+            fns.update({f'ort{opset}': (lambda s=session: s(x)) for opset, session in sessions.items()})
+            times = interleave(fns, Timer(x.device), repeats, warmup)
+        for opset in opsets:
+            stats = ratio_stats({'eager': times['eager'], 'ort': times[f'ort{opset}']}, 'ort', 'ort_speedup')
+            rows.append(dict(suite='onnx', model='mambavision_tiny', size=f'{size}x{size}', batch=1, opset=opset,
+                             eager_ms=stats['eager']['ms'], ort_ms=stats['ort']['ms'],
+                             **{k: v for k, v in stats['eager'].items() if k.startswith('ort_speedup')},
+                             max_rel_err=errors[opset], export_s=export_s[opset], onnx_nodes=nodes[opset]['total'],
+                             scan_nodes=nodes[opset].get('Scan', 0)))
+            print(f"  onnx mambavision_tiny {size}x{size} opset {opset}: eager {rows[-1]['eager_ms']:.1f} ms, "
+                  f"ONNX Runtime {rows[-1]['ort_ms']:.1f} ms (median speed-up {rows[-1]['ort_speedup']:.2f}x)",
+                  flush=True)
     return rows
 
 

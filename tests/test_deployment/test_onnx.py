@@ -87,6 +87,18 @@ def test_backbone_dynamic_onnx_matches_pytorch(tmp_path, windows, depths):
         assert max_errors(ref, outs)[1] <= 1e-4, (batch, h, w)
 
 
+def test_opset23_writes_fused_attention_and_matches(tmp_path):
+    """At opset 23 the exporter writes attention as one ONNX Attention op and GELU as Gelu; still exact."""
+    model = MambaVision(arch=TINY).eval()
+    path = export_onnx(model, torch.randn(1, 3, 96, 128), str(tmp_path / 'opset23.onnx'), opset_version=23)
+    nodes = count_nodes(path)
+    assert nodes.get('Attention') == 2 and nodes.get('Gelu', 0) > 0 and nodes.get('Erf', 0) == 0, nodes
+    for batch, h, w in SIZES[1:]:
+        x = torch.randn(batch, 3, h, w)
+        with torch.no_grad():
+            assert max_errors(model(x), run_onnxruntime(path, x))[1] <= 1e-4, (batch, h, w)
+
+
 def test_torch_export_dynamic_height_width():
     model = MambaVision(arch=TINY).eval()
     program = export_program(model, torch.randn(2, 3, 96, 128))

@@ -68,6 +68,7 @@ def write(tmp_path, name: str, text: str) -> str:
     (['{cfg}', '--shape', '224', '224', '--out', 'model.pt'], 'must end with .onnx'),
     (['{cfg}', '--shape', '224'], 'expected 2 arguments'),
     (['{cfg}', '--shape', '224', '224', '--batch', '0'], 'must be positive'),
+    (['{cfg}', '--shape', '224', '224', '--opset', '13'], 'choose an opset from 18 to'),
 ])
 def test_bad_arguments(tmp_path, capsys, argv, message):
     cfg = write(tmp_path, 'backbone.py', f"model = dict(type='MambaVision', arch={TINY})\n")
