@@ -394,7 +394,8 @@ def print_table(rows: List[dict]) -> None:
         sel = [r for r in rows if r['suite'] == suite]
         if not sel:
             continue
-        cols = [c for c in sel[0] if c not in ('suite', 'device_name')] + sorted({c for r in sel for c in r} - set(sel[0]))
+        cols = [c for c in sel[0] if c not in ('suite', 'device_name')]
+        cols += sorted({c for r in sel for c in r} - set(sel[0]))
         widths = {c: max(len(c), *(len(fmt(r.get(c))) for r in sel)) for c in cols}
         print('\n' + '  '.join(c.rjust(widths[c]) for c in cols))
         for r in sel:
