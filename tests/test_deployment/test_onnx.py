@@ -69,12 +69,14 @@ def test_scan_lowers_to_one_scan_independent_of_length(tmp_path):
     assert counts[0] == counts[1]  # the graph does not grow with the sequence length
 
 
-@pytest.mark.parametrize('windows,depths', [
-    ((8, 8, 14, 7), (1, 1, 2, 2)),
+@pytest.mark.parametrize('windows,depths,mode', [
+    ((8, 8, 14, 7), (1, 1, 2, 2), 'official'),
     # level 2/3 maps are padded to one 112x56 / 56x56 window: Mamba blocks only, attention over 6272 tokens is slow
-    pytest.param((8, 8, 112, 56), (1, 1, 1, 1), marks=pytest.mark.e2e)], ids=['classification', 'detection'])
-def test_backbone_dynamic_onnx_matches_pytorch(tmp_path, windows, depths):
-    model = MambaVision(arch=dict(TINY, depths=depths), window_size=windows).eval()
+    pytest.param((8, 8, 112, 56), (1, 1, 1, 1), 'official', marks=pytest.mark.e2e),
+    # windows clipped to the map in one dimension, padded in the other, depending on the size
+    ((8, 8, 6, 4), (1, 1, 2, 2), 'fit')], ids=['classification', 'detection', 'fit'])
+def test_backbone_dynamic_onnx_matches_pytorch(tmp_path, windows, depths, mode):
+    model = MambaVision(arch=dict(TINY, depths=depths), window_size=windows, window_mode=mode).eval()
     path = export_onnx(model, torch.randn(SIZES[0][0], 3, *SIZES[0][1:]), str(tmp_path / 'backbone.onnx'))
     nodes = count_nodes(path)
     assert nodes['Scan'] == sum(depths[2:]) - sum(len(range(d // 2 + d % 2, d)) for d in depths[2:])
