@@ -75,6 +75,16 @@ def export_program(model: nn.Module, inputs: Inputs, dynamic: bool = True,
         return torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
 
 
+def check_opset(opset_version: int) -> None:
+    """Raises ValueError unless `OPSET` <= `opset_version` <= the newest opset the installed onnx knows."""
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    if not OPSET <= opset_version <= newest:
+        raise ValueError(f'opset {opset_version}: choose an opset from {OPSET} to {newest} (the newest the installed '
+                         'onnx knows); 23 writes the attention as one Attention op.')
+
+
 def export_onnx(model: nn.Module, inputs: Inputs, path: str, dynamic: bool = True,
                 input_names: Sequence[str] = ('input', ), output_names: Optional[Sequence[str]] = None,
                 opset_version: int = OPSET, min_size: int = MIN_SIZE, max_size: int = MAX_SIZE,
@@ -98,8 +108,7 @@ def export_onnx(model: nn.Module, inputs: Inputs, path: str, dynamic: bool = Tru
     except ImportError as err:
         raise ImportError('ONNX export needs onnx and onnxscript: pip install "mmvision_mamba[export]" '
                           '(or pip install onnx onnxscript onnxruntime).') from err
-    if opset_version < OPSET:
-        raise ValueError(f'opset_version must be >= {OPSET}, got {opset_version}.')
+    check_opset(opset_version)
     inputs = _as_tuple(inputs)
     _check_export_args(model, inputs, min_size if dynamic else 1)
     shapes = dynamic_shapes(inputs, min_size, max_size) if dynamic else None

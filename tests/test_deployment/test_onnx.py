@@ -114,6 +114,9 @@ def test_export_arguments_are_checked(tmp_path):
     model = MambaVision(arch=TINY).eval()
     with pytest.raises(ValueError, match='at least 64'):
         export_onnx(model, torch.randn(1, 3, 48, 96), str(tmp_path / 'small.onnx'))
+    for opset in (13, 1000):
+        with pytest.raises(ValueError, match='choose an opset from 18 to'):
+            export_onnx(model, torch.randn(1, 3, 96, 96), str(tmp_path / 'opset.onnx'), opset_version=opset)
     with pytest.raises(ValueError, match=r'\(N, C, H, W\)'):
         export_program(model, torch.randn(3, 96, 96))
 

@@ -24,8 +24,8 @@ import torch
 from torch import Tensor, nn
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmvision_mamba.deployment import (MIN_SIZE, OPSET, OnnxRuntimeModel, count_nodes,  # noqa: E402
-                                       export_onnx, flatten_outputs, max_errors, median_latency_ms,
+from mmvision_mamba.deployment import (MIN_SIZE, OPSET, OnnxRuntimeModel, check_opset,  # noqa: E402
+                                       count_nodes, export_onnx, flatten_outputs, max_errors, median_latency_ms,
                                        replace_adaptive_avg_pools)
 
 
@@ -94,21 +94,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                      + (' for a dynamic export' if args.dynamic else '') + '.')
     if args.batch < 1 or args.repeats < 1 or (args.threads is not None and args.threads < 1):
         parser.error('--batch, --repeats and --threads must be positive.')
-    newest = _newest_opset()
-    if not OPSET <= args.opset <= newest:
-        parser.error(f'--opset {args.opset}: choose an opset from {OPSET} to {newest} (the newest the installed '
-                     'onnx knows).')
+    try:
+        check_opset(args.opset)
+    except ImportError:
+        pass  # export_onnx names the missing extra
+    except ValueError as err:
+        parser.error(f'--{err}')
     if args.out is not None and not args.out.endswith('.onnx'):
         parser.error(f'--out {args.out!r}: the output file must end with .onnx.')
     return args
-
-
-def _newest_opset() -> int:
-    try:
-        import onnx
-    except ImportError:  # export_onnx names the missing extra
-        return OPSET
-    return onnx.defs.onnx_opset_version()
 
 
 def build_model(config: str, checkpoint: Optional[str], cfg_options: Optional[List[str]]) -> Tuple[nn.Module, str]:
