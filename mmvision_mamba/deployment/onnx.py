@@ -75,14 +75,21 @@ def export_program(model: nn.Module, inputs: Inputs, dynamic: bool = True,
         return torch.export.export(model, inputs, dynamic_shapes=shapes, strict=False)
 
 
-def check_opset(opset_version: int) -> None:
-    """Raises ValueError unless `OPSET` <= `opset_version` <= the newest opset the installed onnx knows."""
+def newest_opset() -> int:
+    """The newest opset that both the installed onnx and torch's exporter support (past it, torch writes nodes of
+    older versions that ONNX Runtime rejects)."""
     import onnx
+    from torch.onnx import _constants
 
-    newest = onnx.defs.onnx_opset_version()
+    return min(onnx.defs.onnx_opset_version(), getattr(_constants, 'ONNX_MAX_OPSET', OPSET))
+
+
+def check_opset(opset_version: int) -> None:
+    """Raises ValueError unless `OPSET` <= `opset_version` <= `newest_opset()`."""
+    newest = newest_opset()
     if not OPSET <= opset_version <= newest:
-        raise ValueError(f'opset {opset_version}: choose an opset from {OPSET} to {newest} (the newest the installed '
-                         'onnx knows); 23 writes the attention as one Attention op.')
+        raise ValueError(f'opset {opset_version}: choose an opset from {OPSET} to {newest} (the newest that the '
+                         'installed onnx and torch exporter support); 23 writes the attention as one Attention op.')
 
 
 def export_onnx(model: nn.Module, inputs: Inputs, path: str, dynamic: bool = True,

@@ -3,8 +3,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from mmvision_mamba.deployment import (count_nodes, export_onnx, export_program, max_errors, onnx_translations,
-                                       run_onnxruntime)
+from mmvision_mamba.deployment import (count_nodes, export_onnx, export_program, max_errors, newest_opset,
+                                       onnx_translations, run_onnxruntime)
 from mmvision_mamba.models.backbones.mambavision import MambaVision
 from mmvision_mamba.ops.cpu_kernel import CHUNK_LEN, kernel_available
 from mmvision_mamba.ops.selective_scan_ref import selective_scan_ref
@@ -66,7 +66,7 @@ def test_scan_lowers_to_one_scan_independent_of_length(tmp_path):
         ref, ref_last = selective_scan_ref(u, delta, model.A, B, C, model.D, z, model.bias, True, True)
         assert max_errors([ref.detach(), ref_last.detach()], [out, last])[1] <= 1e-5
         torch.testing.assert_close(checkpoints, reference_checkpoints(model, x), rtol=1e-5, atol=1e-5)
-    assert counts[0] == counts[1]  # the graph does not grow with the sequence length
+    assert all(c == counts[0] for c in counts)  # the graph does not grow with the sequence length
 
 
 @pytest.mark.parametrize('windows,depths,mode', [
@@ -114,7 +114,7 @@ def test_export_arguments_are_checked(tmp_path):
     model = MambaVision(arch=TINY).eval()
     with pytest.raises(ValueError, match='at least 64'):
         export_onnx(model, torch.randn(1, 3, 48, 96), str(tmp_path / 'small.onnx'))
-    for opset in (13, 1000):
+    for opset in (13, newest_opset() + 1):  # past torch's exporter, the file would not load
         with pytest.raises(ValueError, match='choose an opset from 18 to'):
             export_onnx(model, torch.randn(1, 3, 96, 96), str(tmp_path / 'opset.onnx'), opset_version=opset)
     with pytest.raises(ValueError, match=r'\(N, C, H, W\)'):
