@@ -32,14 +32,12 @@ import os.path as osp
 import platform
 import resource
 import statistics
-import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 SIZES = {'cls': (224, 224), 'det': (800, 1344), 'det640': (640, 640), 'seg': (512, 512)}

@@ -9,9 +9,6 @@ official det/seg file converted by tools/model_converters/mambavision2mm.py (whi
 import argparse
 import os
 import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args(argv=None) -> argparse.Namespace:

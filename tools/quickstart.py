@@ -8,7 +8,6 @@ The recipe (8 epochs of 160 images, 128 px) is configs/det/quickstart_mask_rcnn_
 import argparse
 import glob
 import json
-import os
 import os.path as osp
 import subprocess
 import sys
@@ -19,8 +18,7 @@ import numpy as np
 from mmengine.config import Config
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, ROOT)
-from mmvision_mamba.testing import make_coco_shapes  # noqa: E402
+from mmvision_mamba.testing import make_coco_shapes
 
 CONFIG = osp.join(ROOT, 'configs', 'det', 'quickstart_mask_rcnn_mambavision_t_shapes.py')
 DATA = 'data/shapes_coco'

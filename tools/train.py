@@ -4,17 +4,15 @@
     bash tools/dist_train.sh CONFIG NUM_GPUS [args]        # torchrun, many GPUs / nodes
 """
 import argparse
-import os.path as osp
 import sys
 
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmvision_mamba.utils.cli import add_run_args, load_run_config  # noqa: E402
-from mmvision_mamba.utils.config_checks import (adapt_to_device, check_backbone_channels,  # noqa: E402
+from mmvision_mamba.utils.cli import add_run_args, load_run_config
+from mmvision_mamba.utils.config_checks import (adapt_to_device, check_backbone_channels,
                                                 missing_data)
-from mmvision_mamba.utils.launch import init_cpu_distributed  # noqa: E402
+from mmvision_mamba.utils.launch import init_cpu_distributed
 
 
 def parse_args() -> argparse.Namespace:

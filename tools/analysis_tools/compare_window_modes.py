@@ -26,8 +26,7 @@ from typing import Dict, List
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
-from mmvision_mamba.testing import make_coco_shapes  # noqa: E402
+from mmvision_mamba.testing import make_coco_shapes
 
 CONFIG = osp.join(ROOT, 'configs', 'det', 'quickstart_mask_rcnn_mambavision_t_shapes.py')
 DET_WINDOWS = (8, 8, 112, 56)

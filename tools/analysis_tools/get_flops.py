@@ -12,17 +12,15 @@ Two counts, both in multiply-accumulates (one MAC = one flop, mmengine's convent
 import argparse
 import importlib
 import os.path as osp
-import sys
 from typing import Any, Dict, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
 from torch import nn
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmvision_mamba.analysis import (MambaVisionClassifier, count_flops, flops_table,  # noqa: E402
+from mmvision_mamba.analysis import (MambaVisionClassifier, count_flops, flops_table,
                                      tensor_forward)
-from mmvision_mamba.models import MambaVision  # noqa: E402
+from mmvision_mamba.models import MambaVision
 
 #: default input (H, W) per scope when neither --shape nor the config's crop_size give one
 DEFAULT_SHAPES = {'mmdet': (800, 1344), 'mmseg': (512, 512), 'classifier': (224, 224)}

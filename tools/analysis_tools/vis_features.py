@@ -10,7 +10,6 @@ panel is mmengine's `Visualizer.draw_featmap` of one level's output (the channel
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,10 +18,9 @@ from mmengine.config import Config, DictAction
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmvision_mamba.models import MambaVision  # noqa: E402
-from mmvision_mamba.models.utils import extract_state_dict  # noqa: E402
-from mmvision_mamba.utils import load_checkpoint_file  # noqa: E402
+from mmvision_mamba.models import MambaVision
+from mmvision_mamba.models.utils import extract_state_dict
+from mmvision_mamba.utils import load_checkpoint_file
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -16,15 +16,13 @@ attention as ONNX `Attention` and GELU as `Gelu` (faster in ONNX Runtime; needs 
 """
 import argparse
 import os.path as osp
-import sys
 import time
 from typing import List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmvision_mamba.deployment import (MIN_SIZE, OPSET, OnnxRuntimeModel, check_opset,  # noqa: E402
+from mmvision_mamba.deployment import (MIN_SIZE, OPSET, OnnxRuntimeModel, check_opset,
                                        count_nodes, export_onnx, flatten_outputs, max_errors, median_latency_ms,
                                        replace_adaptive_avg_pools)
 

@@ -16,17 +16,15 @@ has 80 or 150 classes.
 import argparse
 import os
 import os.path as osp
-import sys
 from collections import OrderedDict
 from typing import Any, Dict, Mapping, Optional
 
 import torch
 from torch import Tensor
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-from mmvision_mamba.models import MambaVision  # noqa: E402
-from mmvision_mamba.models.utils import convert_mambavision, extract_state_dict  # noqa: E402
-from mmvision_mamba.utils import load_checkpoint_file  # noqa: E402
+from mmvision_mamba.models import MambaVision
+from mmvision_mamba.models.utils import convert_mambavision, extract_state_dict
+from mmvision_mamba.utils import load_checkpoint_file
 
 #: dataset name -> (scope, class count)
 DATASETS = {'coco': ('mmdet', 80), 'ade20k': ('mmseg', 150)}
