@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # mmcv's CUDA ops are built only where the machine has CUDA.
 FORCE_CUDA ?= $(shell $(PY) -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
 
-.PHONY: venv test test-fast quickstart benchmark clean
+.PHONY: venv test test-fast quickstart benchmark docs clean
 
 venv: $(VENV)/.ready
 
@@ -38,5 +38,10 @@ quickstart: venv
 benchmark: venv
 	$(PY) tools/benchmark.py
 
+# HTML docs in docs/en/_build/html; any Sphinx warning fails the build
+docs: venv
+	$(PY) -c "import sphinx, myst_parser, furo" 2>/dev/null || $(PIP) install --no-build-isolation -e ".[dev,docs]"
+	$(PY) -m sphinx -W --keep-going -b html docs/en docs/en/_build/html
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info docs/en/_build
