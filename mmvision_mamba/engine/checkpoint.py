@@ -101,17 +101,16 @@ def require_readable(path: str, action: str = 'load') -> None:
 
 
 def _latest_readable(work_dir: str) -> Tuple[Optional[str], List[str]]:
-    """(the newest readable checkpoint of a run or None, notes on the newer ones passed over)."""
+    """(the newest readable checkpoint of a run or None, notes on the newer ones passed over);
+    no notes when the run has no checkpoint at all."""
     pointer = osp.join(work_dir, LAST_CHECKPOINT)
     named = None
-    notes = []
     if osp.isfile(pointer):
         with open(pointer) as f:
             named = f.read().strip()
-        if not named:
-            notes.append(f'{pointer} is empty')
-        elif not _is_local(named):
-            return named, notes
+        if named and not _is_local(named):
+            return named, []
+    notes = [f'{pointer} is empty'] if named == '' else []
     folder = osp.dirname(named) if named else work_dir
     candidates = ([named] if named else []) + [p for p in checkpoints_in(folder, resumable=True) if p != named]
     for path in candidates:
@@ -119,7 +118,7 @@ def _latest_readable(work_dir: str) -> Tuple[Optional[str], List[str]]:
         if problem is None:
             return path, notes
         notes.append(f'{path} ({problem})')
-    return None, notes
+    return None, notes if candidates else []
 
 
 def resolve_load_from(cfg: Config) -> None:

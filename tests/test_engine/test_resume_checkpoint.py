@@ -131,3 +131,10 @@ def test_readable_and_remote_paths_pass(work_dir: str) -> None:
         cfg = cfg_of(work_dir, resume=False, load_from=load_from)
         resolve_load_from(cfg)
         assert cfg.load_from == load_from
+
+
+def test_auto_resume_with_an_empty_pointer_and_no_checkpoint_starts_afresh(tmp_path) -> None:
+    (tmp_path / 'last_checkpoint').write_text('')
+    cfg = cfg_of(str(tmp_path), resume=True)
+    resolve_load_from(cfg)
+    assert cfg.load_from is None
