@@ -48,7 +48,7 @@ def checkpoint_problem(path: str) -> Optional[str]:
                 return f'it is cut short: its zip directory lists data beyond its {size} bytes'
             z.read(next(m for m in members if m.filename.endswith('data.pkl')))  # checks its CRC
     except zipfile.BadZipFile as e:
-        return f'it is cut short or overwritten ({size} bytes; its zip archive is unreadable: {e})'
+        return f'it is cut short or overwritten ({size} bytes, no readable zip directory: {e})'
     except (OSError, EOFError, zipfile.LargeZipFile) as e:
         return f'it cannot be read ({e})'
     return None
@@ -117,7 +117,7 @@ def _latest_readable(work_dir: str) -> Tuple[Optional[str], List[str]]:
         problem = checkpoint_problem(path)
         if problem is None:
             return path, notes
-        notes.append(f'{path} ({problem})')
+        notes.append(f'{path}: {problem}')
     return None, notes if candidates else []
 
 

@@ -89,6 +89,17 @@ def killed_run(configs: dict, tmp_path_factory) -> str:
     return work
 
 
+def relocated_copy(work: str, dst: str) -> str:
+    """A copy of a work dir, its last_checkpoint pointing into the copy."""
+    shutil.copytree(work, dst)
+    pointer = osp.join(dst, 'last_checkpoint')
+    with open(pointer) as f:
+        named = f.read()
+    with open(pointer, 'w') as f:
+        f.write(osp.join(dst, osp.relpath(named, work)))
+    return dst
+
+
 @pytest.fixture
 def damaged_newest(killed_run: str, tmp_path) -> str:
     """A copy of the killed run whose newest checkpoint, iter_2.pth, is cut short and named in
@@ -103,13 +114,12 @@ def damaged_newest(killed_run: str, tmp_path) -> str:
 
 
 def test_killed_while_saving_then_resume(configs: dict, killed_run: str, tmp_path) -> None:
-    work = str(tmp_path / 'work')
-    shutil.copytree(killed_run, work)
-    assert checkpoint_problem(osp.join(work, 'iter_1.pth')) is None
-    assert not osp.exists(osp.join(work, 'iter_2.pth'))
-    assert len(glob.glob(osp.join(work, '.iter_2.pth.*.partial'))) == 1
-    assert open(osp.join(work, 'last_checkpoint')).read() == osp.join(work, 'iter_1.pth')
+    assert checkpoint_problem(osp.join(killed_run, 'iter_1.pth')) is None
+    assert not osp.exists(osp.join(killed_run, 'iter_2.pth'))
+    assert len(glob.glob(osp.join(killed_run, '.iter_2.pth.*.partial'))) == 1
+    assert open(osp.join(killed_run, 'last_checkpoint')).read() == osp.join(killed_run, 'iter_1.pth')
 
+    work = relocated_copy(killed_run, str(tmp_path / 'work'))
     resumed = tool(['tools/train.py', configs['seg'], '--work-dir', work, '--resume'])
     log = resumed.stdout + resumed.stderr
     assert 'resumed epoch: 0, iter: 1' in log
