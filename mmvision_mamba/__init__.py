@@ -1,5 +1,5 @@
 """MambaVision backbone as an OpenMMLab plugin: `custom_imports=dict(imports=['mmvision_mamba'])`."""
-from . import engine  # noqa: F401  (registers MambaVisionLayerDecayOptimizerConstructor)
+from . import engine  # noqa: F401  (registers its optimizer constructor, hook and file backend)
 from .models import MambaVision
 from .ops import selective_scan
 from .utils import register_safe_globals

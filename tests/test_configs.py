@@ -177,6 +177,7 @@ def test_config_recipe(path):
     cfg = _load_raw(path)
     backbone = cfg.model.backbone
     assert cfg.custom_imports == dict(imports=['mmvision_mamba'], allow_failed_imports=False)
+    assert cfg.default_hooks.checkpoint.type == 'AtomicCheckpointHook'  # whole files, mmdet's/mmseg's interval
     assert backbone.type == 'MambaVision' and backbone.out_indices == (0, 1, 2, 3)
     assert backbone.drop_path_rate == 0.2  # what the official runs effectively used
     assert backbone.init_cfg.type == 'Pretrained'

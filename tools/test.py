@@ -9,6 +9,7 @@ import sys
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmvision_mamba.engine import UnreadableCheckpointError, resolve_load_from
 from mmvision_mamba.utils.cli import add_run_args, load_run_config
 from mmvision_mamba.utils.config_checks import (adapt_to_device, check_backbone_channels,
                                                 missing_data)
@@ -55,6 +56,10 @@ def main() -> None:
     problem = check_backbone_channels(cfg) or missing_data(cfg, splits=('test_dataloader',))
     if problem:
         sys.exit(f'error: {problem}')
+    try:
+        resolve_load_from(cfg)
+    except UnreadableCheckpointError as e:
+        sys.exit(f'error: {e}')
     init_cpu_distributed(args.launcher, cfg)
     runner = Runner.from_cfg(cfg)
     if args.out:

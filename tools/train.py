@@ -9,6 +9,7 @@ import sys
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmvision_mamba.engine import UnreadableCheckpointError, resolve_load_from, use_atomic_checkpoints
 from mmvision_mamba.utils.cli import add_run_args, load_run_config
 from mmvision_mamba.utils.config_checks import (adapt_to_device, check_backbone_channels,
                                                 missing_data)
@@ -21,7 +22,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true', help='enable automatic mixed precision (GPU)')
     parser.add_argument('--auto-scale-lr', action='store_true', help='scale lr with the total batch size')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from the given checkpoint, or from the latest one in work_dir')
+                        help='resume from the given checkpoint, or from the newest readable one in work_dir')
     add_run_args(parser)
     return parser.parse_args()
 
@@ -38,6 +39,7 @@ def build_config(args: argparse.Namespace) -> Config:
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     adapt_to_device(cfg)
+    use_atomic_checkpoints(cfg)
     return cfg
 
 
@@ -47,6 +49,10 @@ def main() -> None:
     problem = check_backbone_channels(cfg) or missing_data(cfg)
     if problem:
         sys.exit(f'error: {problem}')
+    try:
+        resolve_load_from(cfg)
+    except UnreadableCheckpointError as e:
+        sys.exit(f'error: {e}')
     init_cpu_distributed(args.launcher, cfg)
     Runner.from_cfg(cfg).train()
 

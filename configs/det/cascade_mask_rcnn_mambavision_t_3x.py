@@ -11,6 +11,8 @@ _base_ = [
 ]
 
 custom_imports = dict(imports=['mmvision_mamba'], allow_failed_imports=False)
+# mmengine's CheckpointHook, writing whole files (a temporary file renamed into place)
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 
 pretrained = 'https://huggingface.co/nvidia/MambaVision-T-1K/resolve/main/mambavision_tiny_1k.pth.tar'  # noqa
 

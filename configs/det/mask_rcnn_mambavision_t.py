@@ -5,6 +5,8 @@
 _base_ = 'mmdet::swin/mask-rcnn_swin-t-p4-w7_fpn_1x_coco.py'
 
 custom_imports = dict(imports=['mmvision_mamba'], allow_failed_imports=False)
+# mmengine's CheckpointHook, writing whole files (a temporary file renamed into place)
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 
 pretrained = 'https://huggingface.co/nvidia/MambaVision-T-1K/resolve/main/mambavision_tiny_1k.pth.tar'  # noqa
 

@@ -11,6 +11,8 @@ _base_ = [
 ]
 
 custom_imports = dict(imports=['mmvision_mamba'], allow_failed_imports=False)
+# mmengine's CheckpointHook, writing whole files (a temporary file renamed into place)
+default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 
 pretrained = 'https://huggingface.co/nvidia/MambaVision-L3-512-21K/resolve/main/mambavision_L3_21k_740m_512.pth.tar'  # noqa
 

@@ -10,6 +10,7 @@ from mmengine.logging import HistoryBuffer
 from safetensors.torch import save_file
 
 from mmvision_mamba.models import MambaVision
+from mmvision_mamba.models.utils import as_tensor
 from mmvision_mamba.utils import load_checkpoint_file
 from tests.naive_mambavision import make_state_dict, randomize_state_dict
 
@@ -147,3 +148,30 @@ def test_pathlike_and_bad_checkpoint_types(source: MambaVision, tmp_path) -> Non
                        source.state_dict()['levels.3.blocks.1.mlp.fc1.weight'])
     with pytest.raises(TypeError, match=r'checkpoint must be a path .* got NoneType: None'):
         load(None)
+
+
+def test_numpy_valued_checkpoint(source: MambaVision, tmp_path) -> None:
+    state = {k: v.numpy() for k, v in backbone_only(source).items()}
+    path = str(tmp_path / 'converted.pth')
+    torch.save({'state_dict': state}, path)
+    model = load(path)
+    for k, v in backbone_only(source).items():
+        assert torch.equal(model.state_dict()[k], v), k
+    state['levels.2.blocks.0.mixer.A_log'] = state['levels.2.blocks.0.mixer.A_log'].copy()
+    state['levels.2.blocks.0.mixer.A_log'][0, 0] = np.nan
+    torch.save({'state_dict': state}, path)
+    with pytest.warns(UserWarning, match=r'NaN/Inf values in 1 MambaVision tensors.*: levels.2.blocks.0.mixer.A_log'):
+        load(path)
+
+
+def test_values_that_are_no_numbers_are_refused(source: MambaVision, tmp_path) -> None:
+    state = dict(backbone_only(source))
+    state['patch_embed.conv_down.0.weight'] = [0.5, 1.0]
+    path = str(tmp_path / 'strange.pth')
+    torch.save({'state_dict': state}, path)
+    with pytest.raises(ValueError, match=r"strange.pth: 'patch_embed.conv_down.0.weight' is a list, where a state dict "
+                                         r'holds tensors'):
+        load(path)
+    with pytest.raises(ValueError, match=r"'w' is a numpy array of dtype <U7, not numbers"):
+        as_tensor(np.array(['not', 'weights']), "'w'")
+    assert as_tensor(np.float32(2.5), 'w').item() == 2.5 and as_tensor(np.zeros((2, 3), np.int8), 'w').shape == (2, 3)

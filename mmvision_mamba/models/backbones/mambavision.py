@@ -15,7 +15,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmvision_mamba.utils import load_checkpoint_file
 from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, check_window_mode, crop, level_window,
                       pad_to_multiple, window_partition, window_reverse)
-from ..utils import convert_mambavision, extract_state_dict
+from ..utils import as_tensor, convert_mambavision, extract_state_dict
 
 
 def attention_block_ids(depth: int) -> range:
@@ -451,6 +451,7 @@ class MambaVision(BaseModule):
         if not matched:
             raise ValueError(f'{checkpoint!r} holds no MambaVision backbone weights (first keys: '
                              f'{list(source)[:3]}).')
+        state.update((k, as_tensor(state[k], f'{checkpoint}: {k!r}')) for k in matched)
         for k in matched:
             if state[k].shape != own[k].shape:
                 raise ValueError(

@@ -1,3 +1,3 @@
-from .ckpt_convert import convert_mambavision, extract_state_dict
+from .ckpt_convert import as_tensor, convert_mambavision, extract_state_dict
 
-__all__ = ['convert_mambavision', 'extract_state_dict']
+__all__ = ['as_tensor', 'convert_mambavision', 'extract_state_dict']

@@ -1,7 +1,9 @@
-"""Key mapping from the official MambaVision checkpoints to this backbone (a pure function)."""
+"""Key mapping from the official MambaVision checkpoints to this backbone (pure functions)."""
 from collections import OrderedDict
 from typing import Any, Dict, Mapping
 
+import numpy as np
+import torch
 from torch import Tensor
 
 #: Containers under which the weights may sit: timm / mmengine use `state_dict`, some tools `model`.
@@ -34,3 +36,21 @@ def convert_mambavision(state_dict: Mapping[str, Tensor]) -> Dict[str, Tensor]:
         items = [(k[len('backbone.'):], v) for k, v in items if k.startswith('backbone.')]
     items = [(strip(k, 'model.'), v) for k, v in items]
     return OrderedDict((k, v) for k, v in items if not k.startswith(_CLASSIFIER_PREFIXES))
+
+
+def as_tensor(value: Any, name: str) -> Tensor:
+    """`value` of a state dict as a tensor: numeric numpy arrays and scalars (which some conversion
+    scripts write) become tensors of the same dtype and shape.
+
+    Raises:
+        ValueError: `value` is neither a tensor nor a numeric numpy value; `name` is in the message.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (np.ndarray, np.generic)):
+        if value.dtype.kind not in 'biuf':
+            raise ValueError(f'{name} is a numpy array of dtype {value.dtype}, not numbers: a state dict '
+                             'holds tensors (or numeric numpy arrays).')
+        return torch.from_numpy(np.array(value))
+    raise ValueError(f'{name} is a {type(value).__name__}, where a state dict holds tensors '
+                     '(or numeric numpy arrays).')
