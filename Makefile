@@ -36,7 +36,7 @@ quickstart: venv
 	$(PY) tools/quickstart.py
 
 benchmark: venv
-	$(PY) tools/benchmark.py
+	$(PY) tools/analysis_tools/benchmark.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

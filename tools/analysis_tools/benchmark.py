@@ -1,10 +1,10 @@
 """Speed and memory of the selective scan and of the MambaVision backbone against mmdet's Swin-T and
 ResNet-50, and the cost of MambaVision's detection windows, each comparison timed interleaved.
 
-    python tools/benchmark.py                                   # scan + backbones at 224 px, fp32
-    python tools/benchmark.py --suite backbone --sizes cls det seg --modes infer train \\
+    python tools/analysis_tools/benchmark.py                           # scan + backbones at 224 px, fp32
+    python tools/analysis_tools/benchmark.py --suite backbone --sizes cls det seg --modes infer train \\
         --dtypes fp32 bf16 --compile --out-dir work_dirs/benchmark
-    python tools/benchmark.py --suite windows --repeats 5      # detection windows: official / fit / cls
+    python tools/analysis_tools/benchmark.py --suite windows --repeats 5  # detection windows: official / fit / cls
 
 Timing: the models of one comparison are built in one process and timed call by call, round-robin
 (each warmed up first, the starting model rotating every round), so that machine noise falls on all of
@@ -37,7 +37,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from mmvision_mamba.utils.timing import Timer
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 SIZES = {'cls': (224, 224), 'det': (800, 1344), 'det640': (640, 640), 'seg': (512, 512)}
@@ -76,25 +78,6 @@ def build_backbone(name: str) -> torch.nn.Module:
     if cfg['type'].startswith('mmdet.'):
         import mmdet.models  # noqa: F401  (registers mmdet's backbones)
     return MODELS.build(cfg)
-
-
-class Timer:
-    """Wall time of a callable: CUDA events on a GPU, perf_counter on the CPU."""
-
-    def __init__(self, device: torch.device):
-        self.cuda = device.type == 'cuda'
-
-    def __call__(self, fn: Callable[[], object]) -> float:
-        if self.cuda:
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            return start.elapsed_time(end)
-        t0 = time.perf_counter()
-        fn()
-        return (time.perf_counter() - t0) * 1e3
 
 
 def interleave(fns: Dict[str, Callable[[], object]], timer: Timer, rounds: int,
@@ -170,7 +153,8 @@ def onnx_suite(repeats: int, threads: int, out_dir: str, warmup: int = 1, opsets
     """MambaVision-T (classification windows) on the CPU: ONNX Runtime vs eager PyTorch, fp32, batch 1 at 224 and
     512 px from one dynamic export per opset (23: attention as one `Attention` op), timed interleaved
     (`interleave`); ratio = eager / ORT time per round."""
-    from mmvision_mamba.deployment import OnnxRuntimeModel, count_nodes, export_onnx, max_errors
+    from mmvision_mamba.deployment import OnnxRuntimeModel, count_nodes, export_onnx
+    from mmvision_mamba.utils.compare import max_errors
 
     model = build_backbone('mambavision_tiny').eval()
     sessions, export_s, nodes = {}, {}, {}
