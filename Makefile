@@ -36,7 +36,7 @@ quickstart: venv
 	$(PY) tools/quickstart.py
 
 benchmark: venv
-	$(PY) tools/benchmark.py
+	$(PY) tools/analysis_tools/benchmark.py
 
 # HTML docs in docs/en/_build/html; any Sphinx warning fails the build
 docs: venv

@@ -6,8 +6,8 @@
     python tools/gpu_check.py --quick    # correctness at L <= 196 and the anchor timings only
 
 Needs torch with CUDA and triton. mamba_ssm and causal_conv1d are checked when they import. mmcv, mmengine and mmdet
-are not needed: when `mmvision_mamba/__init__` cannot import them, the script loads `mmvision_mamba.ops` and
-`mmvision_mamba.models.layers` (torch only) without the package's __init__.
+are not needed: when `mmvision_mamba/__init__` cannot import them, the script loads `mmvision_mamba.ops`,
+`mmvision_mamba.models.layers` and `mmvision_mamba.utils` (torch only) without the package's __init__.
 
 Checks: every backend's outputs, last state and the gradients of every input against the reference (float32 inputs
 against the reference in float64 on the same values; float16/bfloat16 against the reference on the same half inputs,
@@ -21,7 +21,6 @@ import argparse
 import contextlib
 import importlib
 import os
-import statistics
 import sys
 import time
 import traceback
@@ -126,14 +125,10 @@ def run(fn, x, softplus=True, last_grad=False):
 
 
 def rel_err(a, e) -> float:
-    if a.shape != e.shape:
-        return float('inf')
-    if not torch.isfinite(a).all():
-        return float('nan')
-    a, e = a.double(), e.double()
-    scale = e.abs().max().item() if e.numel() else 0.0
-    diff = (a - e).abs().max().item() if e.numel() else 0.0
-    return diff / scale if scale > 0 else (0.0 if diff == 0 else float('inf'))
+    """max |a - e| / max |e| (NaN when `a` is not finite), inf when the shapes differ."""
+    from mmvision_mamba.utils.compare import tensor_error  # importable once import_project has run
+
+    return tensor_error(e, a).rel if a.shape == e.shape else float('inf')
 
 
 def compare(res, truth) -> dict:
@@ -301,19 +296,10 @@ def api_checks(mods, backends) -> None:
 
 
 def cuda_time(fn, runs: int, warmup: int = 3) -> float:
-    """Median milliseconds of `fn` over `runs` CUDA-event-timed calls."""
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    times = []
-    for _ in range(runs):
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        start.record()
-        fn()
-        end.record()
-        torch.cuda.synchronize()
-        times.append(start.elapsed_time(end))
-    return statistics.median(times)
+    """Median milliseconds of `fn` over `runs` calls timed by CUDA events."""
+    from mmvision_mamba.utils.timing import median_ms  # importable once import_project has run
+
+    return median_ms(fn, runs, warmup, device=DEVICE)
 
 
 def scan_timers(fn, x):

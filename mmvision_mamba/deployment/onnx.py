@@ -9,7 +9,6 @@ Needs the `export` extra (onnx, onnxscript, onnxruntime) for ONNX; torch.export 
 import contextlib
 import os
 import os.path as osp
-import time
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
@@ -197,35 +196,3 @@ def flatten_outputs(outputs) -> List[Tensor]:
     if isinstance(outputs, dict):
         outputs = list(outputs.values())
     return [t for o in outputs for t in flatten_outputs(o)]
-
-
-def max_errors(reference: Sequence[Tensor], outputs: Sequence[Tensor]) -> Tuple[float, float]:
-    """(max absolute error, max relative error) of `outputs` against `reference`, over all tensors; the relative
-    error is the absolute one over the largest magnitude of that reference tensor.
-
-    Raises:
-        ValueError: the two differ in number or shapes of tensors.
-    """
-    reference, outputs = list(reference), list(outputs)
-    if len(reference) != len(outputs):
-        raise ValueError(f'{len(outputs)} outputs against {len(reference)} reference tensors.')
-    abs_err = rel_err = 0.
-    for ref, out in zip(reference, outputs):
-        if ref.shape != out.shape:
-            raise ValueError(f'Output shape {tuple(out.shape)} differs from the reference {tuple(ref.shape)}.')
-        err = (ref.detach().double() - out.detach().double()).abs().max().item() if ref.numel() else 0.
-        abs_err = max(abs_err, err)
-        rel_err = max(rel_err, err / max(ref.detach().abs().max().item() if ref.numel() else 0., 1e-12))
-    return abs_err, rel_err
-
-
-def median_latency_ms(fn, repeats: int = 10, warmup: int = 2) -> float:
-    """Median wall time of `fn()` in milliseconds."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return sorted(times)[len(times) // 2]

@@ -1,3 +1,4 @@
 from .backbones import MambaVision
+from .classifiers import MambaVisionClassifier
 
-__all__ = ['MambaVision']
+__all__ = ['MambaVision', 'MambaVisionClassifier']

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..utils.compare import tensor_error
 from .selective_scan_ref import selective_scan_ref
 
 #: a result passes when every output and gradient is within RTOL * max(1, max |reference|) of the reference
@@ -60,16 +61,15 @@ def _compare(names: Sequence[str], actual: Sequence[Optional[Tensor]], expected:
             failures.append(f'{name} has shape {None if a is None else tuple(a.shape)}, expected {tuple(e.shape)}')
             worst = math.nan
             continue
-        diff = (a.detach().double().cpu() - e).abs()
-        err = float(diff.max()) if diff.numel() else 0.0
-        if not math.isfinite(err):
+        err = tensor_error(e, a)
+        if not math.isfinite(err.abs):
             failures.append(f'{name} is not finite')
             worst = math.nan
             continue
-        worst = max(worst, err) if math.isfinite(worst) else worst
-        tol = RTOL * max(1.0, float(e.abs().max()) if e.numel() else 1.0)
-        if err > tol:
-            failures.append(f'{name} off by {err:.2e} (tolerance {tol:.1e})')
+        worst = max(worst, err.abs) if math.isfinite(worst) else worst
+        tol = RTOL * max(1.0, err.scale)
+        if err.abs > tol:
+            failures.append(f'{name} off by {err.abs:.2e} (tolerance {tol:.1e})')
     more = f'; and {len(failures) - 3} more' if len(failures) > 3 else ''
     return CheckResult(not failures, worst, '; '.join(failures[:3]) + more)
 

@@ -123,14 +123,13 @@ def check_backbone_channels(cfg: Config) -> Optional[str]:
     if _type_name(backbone) != 'MambaVision':
         return None
     from mmvision_mamba.models import MambaVision
+    arch, out_indices = backbone.get('arch', 'tiny'), backbone.get('out_indices', (0, 1, 2, 3))
     try:
-        arch = MambaVision._resolve_arch(backbone.get('arch', 'tiny'))
-        out_indices = MambaVision._check_indices(backbone.get('out_indices', (0, 1, 2, 3)))
+        out_channels = MambaVision.arch_channels(arch, out_indices)
     except (TypeError, ValueError) as e:
         return f'model.backbone: {e}'
-    out_channels = tuple(arch['dim'] * 2 ** i for i in out_indices)
-    described = (f"the MambaVision backbone (arch={backbone.get('arch', 'tiny')!r}, "
-                 f'out_indices={out_indices}) returns maps with out_channels {out_channels}')
+    described = (f'the MambaVision backbone (arch={arch!r}, out_indices={out_indices}) returns maps with '
+                 f'out_channels {out_channels}')
     neck = model.get('neck')
     if neck:
         first = neck[0] if isinstance(neck, (list, tuple)) else neck

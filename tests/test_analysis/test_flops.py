@@ -4,10 +4,9 @@ import math
 import pytest
 import torch
 
-from mmvision_mamba.analysis import (MambaVisionClassifier, MambaVisionFlopAnalyzer, count_flops,
-                                     count_paper_flops, flops_table)
+from mmvision_mamba.analysis import MambaVisionFlopAnalyzer, count_flops, count_paper_flops, flops_table
 from mmvision_mamba.analysis import flops as flops_module
-from mmvision_mamba.models import MambaVision
+from mmvision_mamba.models import MambaVision, MambaVisionClassifier
 from mmvision_mamba.models.layers import HybridBlock
 
 #: the paper's GFLOPs (ptflops MACs at 224 px) and parameters (M, with the 1000-class head)

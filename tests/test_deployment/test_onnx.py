@@ -3,11 +3,12 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from mmvision_mamba.deployment import (count_nodes, export_onnx, export_program, max_errors, newest_opset,
-                                       onnx_translations, run_onnxruntime)
+from mmvision_mamba.deployment import (count_nodes, export_onnx, export_program, newest_opset, onnx_translations,
+                                       run_onnxruntime)
 from mmvision_mamba.models.backbones.mambavision import MambaVision
 from mmvision_mamba.ops.cpu_kernel import CHUNK_LEN, kernel_available
 from mmvision_mamba.ops.selective_scan_ref import selective_scan_ref
+from mmvision_mamba.utils.compare import max_errors
 
 pytest.importorskip('onnxscript')
 pytest.importorskip('onnxruntime')

@@ -37,6 +37,18 @@ def test_layer_scale_and_attention_layout() -> None:
     assert kinds == ['ssm'] * 4 + ['qkv'] * 3
 
 
+def test_arch_channels_without_building() -> None:
+    assert MambaVision.arch_channels('B', (1, 2, 3)) == (256, 512, 1024)
+    assert MambaVision.arch_channels('large3') == (256, 512, 1024, 2048)
+    assert MambaVision.arch_channels(SMALL, -1) == (128, ) == MambaVision(SMALL, out_indices=-1).out_channels
+    assert MambaVision.resolve_arch('t2') == dict(MambaVision.arch_settings['tiny2'])
+    assert MambaVision.resolve_arch(SMALL) == dict(SMALL, drop_path_rate=0., layer_scale=None)
+    with pytest.raises(ValueError, match='out_indices must be'):
+        MambaVision.arch_channels('tiny', (0, 4))
+    with pytest.raises(ValueError, match="Unknown MambaVision arch 'huge'"):
+        MambaVision.arch_channels('huge')
+
+
 def test_unknown_arch_lists_valid_names() -> None:
     with pytest.raises(ValueError, match="'tiny', 'tiny2', 'small'"):
         MambaVision('huge')

@@ -114,7 +114,7 @@ def test_fit_level_sees_only_the_map() -> None:
     x = torch.randn(2, 32, 5, 7)
     with torch.no_grad():
         out = level(x)
-        tokens = level._run_blocks(x.flatten(2).transpose(1, 2))  # (B, H * W, C)
+        tokens = level.run_blocks(x.flatten(2).transpose(1, 2))  # (B, H * W, C)
         level.window_mode = 'official'
         padded = level(x)
     torch.testing.assert_close(out, tokens.transpose(1, 2).reshape(2, 32, 5, 7), rtol=1e-5, atol=1e-5)

@@ -1,6 +1,8 @@
-"""tools/benchmark.py's interleaved timing and ratios (no real timing: a fake timer)."""
+"""tools/analysis_tools/benchmark.py's interleaved timing and ratios (no real timing: a fake timer)."""
 import importlib.util
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 
@@ -9,7 +11,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 @pytest.fixture(scope='module')
 def bench():
-    spec = importlib.util.spec_from_file_location('benchmark', osp.join(ROOT, 'tools', 'benchmark.py'))
+    path = osp.join(ROOT, 'tools', 'analysis_tools', 'benchmark.py')
+    spec = importlib.util.spec_from_file_location('benchmark', path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -46,3 +49,10 @@ def test_backbone_names(bench) -> None:
 def test_ratio_quartiles_from_four_rounds(bench) -> None:
     st = bench.ratio_stats({'base': [1., 1., 1., 1.], 'm': [1., 2., 3., 4.]}, 'base', 'r')['m']
     assert (st['r_min'], st['r_q1'], st['r'], st['r_q3'], st['r_max']) == (1., 1.25, 2.5, 3.75, 4.)
+
+
+def test_old_path_forwards_its_arguments() -> None:
+    res = subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'benchmark.py'), '--suite', 'nope'],
+                         capture_output=True, text=True, timeout=120)
+    assert 'moved to tools/analysis_tools/benchmark.py' in res.stderr
+    assert res.returncode == 2 and "argument --suite: invalid choice: 'nope'" in res.stderr

@@ -95,7 +95,8 @@ def test_whole_model_matches_in_onnxruntime(tmp_path, config, library):
     if library == 'mmseg':  # the same dynamic file at two other sizes, logits at image size
         import torch
 
-        from mmvision_mamba.deployment import max_errors, run_onnxruntime
+        from mmvision_mamba.deployment import run_onnxruntime
+        from mmvision_mamba.utils.compare import max_errors
         target = result['model']
         for batch, h, w in [(2, 100, 70), (1, 161, 250)]:
             x = torch.randn(batch, 3, h, w)

@@ -18,9 +18,8 @@ import torch
 from mmengine.config import Config, DictAction
 from torch import nn
 
-from mmvision_mamba.analysis import (MambaVisionClassifier, count_flops, flops_table,
-                                     tensor_forward)
-from mmvision_mamba.models import MambaVision
+from mmvision_mamba.analysis import count_flops, flops_table, tensor_forward
+from mmvision_mamba.models import MambaVision, MambaVisionClassifier
 
 #: default input (H, W) per scope when neither --shape nor the config's crop_size give one
 DEFAULT_SHAPES = {'mmdet': (800, 1344), 'mmseg': (512, 512), 'classifier': (224, 224)}

@@ -8,7 +8,7 @@ What is exported (the graph takes the normalised (N, 3, H, W) image, as the mode
 - an mmseg EncoderDecoder (e.g. UperNet): the decode head's logits resized to the image, (N, classes, H, W);
 - an mmdet single-stage detector (e.g. RetinaNet): the head's raw outputs (scores and box deltas per level);
 - an mmdet two-stage detector (e.g. Mask R-CNN): the backbone + neck features and the RPN head's raw outputs;
-  proposals, RoI heads and all post-processing stay in Python (see README, Deployment).
+  proposals, RoI heads and all post-processing stay in Python (see docs/en/user_guides/deployment.md).
 
 The file is then run in ONNX Runtime on the same input; the tool prints the max absolute / relative error against
 PyTorch and both latencies. Without CHECKPOINT the weights are random (no download). `--opset 23` writes the
@@ -22,9 +22,10 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from mmvision_mamba.deployment import (MIN_SIZE, OPSET, OnnxRuntimeModel, check_opset,
-                                       count_nodes, export_onnx, flatten_outputs, max_errors, median_latency_ms,
-                                       replace_adaptive_avg_pools)
+from mmvision_mamba.deployment import (MIN_SIZE, OPSET, OnnxRuntimeModel, check_opset, count_nodes, export_onnx,
+                                       flatten_outputs, replace_adaptive_avg_pools)
+from mmvision_mamba.utils.compare import max_errors
+from mmvision_mamba.utils.timing import median_ms
 
 
 class SegmentorLogits(nn.Module):
@@ -187,8 +188,8 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         def run_torch() -> None:
             target(img)
 
-        torch_ms = median_latency_ms(run_torch, args.repeats)
-        ort_ms = median_latency_ms(lambda: ort_model(img), args.repeats)
+        torch_ms = median_ms(run_torch, args.repeats)
+        ort_ms = median_ms(lambda: ort_model(img), args.repeats)
     print(f'Exported in {export_s:.1f} s: {nodes["total"]} ONNX nodes ({nodes.get("Scan", 0)} Scan).\n'
           f'ONNX Runtime vs PyTorch on {tuple(img.shape)}: {len(reference)} outputs, max abs error {abs_err:.3g}, '
           f'max rel error {rel_err:.3g}\n'

@@ -3,7 +3,7 @@ from typing import Union
 
 from torch import Tensor, nn
 
-from mmvision_mamba.models.backbones.mambavision import MambaVision
+from ..backbones import MambaVision
 
 
 class MambaVisionClassifier(nn.Module):

@@ -1,0 +1,3 @@
+from .mambavision_classifier import MambaVisionClassifier
+
+__all__ = ['MambaVisionClassifier']
