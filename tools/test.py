@@ -88,7 +88,8 @@ def main() -> None:
         runner.test_evaluator.metrics.append(DumpDetResults(out_file_path=args.out))
     runner.test()
     if args.out_dir:
-        print_log('evaluation server files: ' + ', '.join(finish_submission(cfg, args.out_dir)), logger='current')
+        files = finish_submission(cfg, args.out_dir)
+        print_log(f'{len(files)} files for the evaluation server in {args.out_dir}', logger='current')
 
 
 if __name__ == '__main__':

@@ -81,16 +81,30 @@ def _drop_mask_head(cfg: Config) -> str:
             'lists them as unexpected keys)')
 
 
-def _mask_problem(model: dict, box_only: bool) -> Optional[str]:
+def _wants_masks(cfg: Config) -> bool:
+    """Whether the config's model predicts masks that are not a two-stage detector's mask head."""
+    if any(cfg.model.get(k) for k in _MASK_ONLY_HEADS):
+        return True
+    evaluators = cfg.get('test_evaluator') or []
+    for ev in evaluators if isinstance(evaluators, list) else [evaluators]:
+        metric = ev.get('metric', ())
+        if 'segm' in ([metric] if isinstance(metric, str) else metric):
+            return True
+    return False
+
+
+def _mask_problem(cfg: Config, box_only: bool) -> Optional[str]:
     """Why DetTTAModel cannot augment this model as it is, or None."""
-    fixed = [k for k in _MASK_ONLY_HEADS if model.get(k)]
-    if fixed:
-        return (f'--tta: this model predicts masks with its {fixed[0]} and mmdet 3.3\'s DetTTAModel merges '
-                'boxes only; its masks cannot be taken out, so it cannot be test-time augmented. Run without --tta.')
-    if (model.get('roi_head') or {}).get('mask_head') and not box_only:
+    if (cfg.model.get('roi_head') or {}).get('mask_head'):
+        if box_only:
+            return None
         return ('--tta: mmdet 3.3\'s DetTTAModel merges boxes only, and this model also predicts instance masks. '
                 'Add --tta-box-only to run box TTA without the mask head (box AP / bbox results only), or leave out '
                 '--tta for boxes and masks at a single scale.')
+    if _wants_masks(cfg):
+        return ('--tta: this model predicts masks (its test evaluator asks for segm, or it has a mask / panoptic '
+                'head) and mmdet 3.3\'s DetTTAModel merges boxes only; as its masks cannot be taken out of the '
+                'model, it cannot be test-time augmented. Run without --tta.')
     return None
 
 
@@ -117,7 +131,7 @@ def apply_tta(cfg: Config, box_only: bool = False) -> str:
         raise ValueError('--tta: the config has no test_dataloader.dataset to augment.')
     note = ''
     if scope == 'mmdet':
-        problem = _mask_problem(cfg.model, box_only)
+        problem = _mask_problem(cfg, box_only)
         if problem:
             raise ValueError(problem)
         note = '; ' + _drop_mask_head(cfg)

@@ -81,15 +81,19 @@ def test_mask_heads_need_box_only(path: str) -> None:
 
 def test_boxes_only_detector_needs_no_flag(tmp_path) -> None:
     path = tmp_path / 'faster.py'
-    path.write_text(f'_base_ = {DET!r}\nmodel = dict(roi_head=dict(mask_head=None, mask_roi_extractor=None))\n')
+    path.write_text(f'_base_ = {DET!r}\nmodel = dict(roi_head=dict(mask_head=None, mask_roi_extractor=None))\n'
+                    "test_evaluator = dict(metric='bbox')\n")
     cfg = Config.fromfile(str(path))
     assert 'predicts boxes only' in apply_tta(cfg)
 
 
-def test_mask_only_model_is_refused() -> None:
-    cfg = Config(dict(default_scope='mmdet', model=dict(type='Mask2Former', panoptic_head=dict(type='x')),
+@pytest.mark.parametrize('model,metric', [(dict(type='Mask2Former', panoptic_head=dict(type='x')), 'PQ'),
+                                          (dict(type='RTMDet', bbox_head=dict(type='RTMDetInsSepBNHead')),
+                                           ['bbox', 'segm'])])
+def test_masks_that_cannot_be_dropped_are_refused(model: dict, metric) -> None:
+    cfg = Config(dict(default_scope='mmdet', model=model, test_evaluator=dict(type='CocoMetric', metric=metric),
                       test_dataloader=dict(dataset=dict(pipeline=[]))))
-    with pytest.raises(ValueError, match='panoptic_head.*cannot be test-time augmented'):
+    with pytest.raises(ValueError, match='predicts masks.*cannot be test-time augmented'):
         apply_tta(cfg, box_only=True)
 
 
