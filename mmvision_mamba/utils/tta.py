@@ -129,18 +129,18 @@ def apply_tta(cfg: Config, box_only: bool = False) -> str:
     dataset = test_dataset(cfg)
     if dataset is None:
         raise ValueError('--tta: the config has no test_dataloader.dataset to augment.')
-    note = ''
-    if scope == 'mmdet':
-        problem = _mask_problem(cfg, box_only)
-        if problem:
-            raise ValueError(problem)
-        note = '; ' + _drop_mask_head(cfg)
+    if scope == 'mmseg' and box_only:
+        raise ValueError('--tta-box-only is for detectors with a mask head; use --tta for segmentation.')
+    problem = _mask_problem(cfg, box_only) if scope == 'mmdet' else None
+    if problem:
+        raise ValueError(problem)
     pipeline = cfg.get('tta_pipeline')
     source = 'the config\'s tta_pipeline'
     if not pipeline:
         ratios = DET_RATIOS if scope == 'mmdet' else SEG_RATIOS
         pipeline = derive_tta_pipeline(dataset.pipeline, ratios)
         source = f'test pipeline\'s scale x {list(ratios)}, each also flipped'
+    note = '; ' + _drop_mask_head(cfg) if scope == 'mmdet' else ''
     tta_model = copy.deepcopy(cfg.get('tta_model') or (DET_TTA_MODEL if scope == 'mmdet' else SEG_TTA_MODEL))
     cfg.model = ConfigDict(**tta_model, module=cfg.model)
     dataset.pipeline = pipeline

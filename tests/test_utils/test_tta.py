@@ -63,6 +63,8 @@ def test_seg_config_gets_seg_tta_model() -> None:
     assert cfg.model.type == 'SegTTAModel' and cfg.model.module.backbone.type == 'MambaVision'
     assert cfg.test_dataloader.dataset.pipeline == pipeline
     assert "config's tta_pipeline" in message
+    with pytest.raises(ValueError, match='--tta-box-only is for detectors'):
+        apply_tta(Config.fromfile(SEG), box_only=True)
 
 
 @pytest.mark.parametrize('path', [DET, CASCADE])
