@@ -31,8 +31,8 @@ def test_derived_pipeline_scales_the_test_scale() -> None:
     tta = derive_tta_pipeline(test, SEG_RATIOS)
     assert tta[0] == test[0]
     resizes, flips, load, pack = views(tta)
-    assert [r['scale'] for r in resizes] == [(1024, 256), (1536, 384), (2048, 512), (2560, 640), (3072, 768),
-                                            (3584, 896)]
+    assert [r['scale'] for r in resizes] == [
+        (1024, 256), (1536, 384), (2048, 512), (2560, 640), (3072, 768), (3584, 896)]
     assert all(r['keep_ratio'] for r in resizes)
     assert [f['prob'] for f in flips] == [0., 1.]
     assert load == [test[2]] and pack == [test[3]]
