@@ -4,10 +4,11 @@ import glob
 import json
 import os
 import os.path as osp
+import runpy
 import shutil
 import subprocess
 import sys
-from typing import List
+from typing import Callable, List
 
 import cv2
 import numpy as np
@@ -37,11 +38,10 @@ tta_pipeline = None  # derived from the 64 px test pipeline
 '''
 
 
-def run(args: List[str], cwd: str = ROOT, ok: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, TEST] + args, cwd=cwd, capture_output=True, text=True, timeout=600,
+def run(args: List[str]) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, TEST] + args, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, PYTHONUNBUFFERED='1'))
-    if ok:
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
 
 
@@ -65,39 +65,38 @@ def last_metrics(work_dir: str) -> dict:
     return json.load(open(sorted(glob.glob(osp.join(work_dir, '2*', '2*.json')))[-1]))
 
 
-def bad_run(args: List[str], cwd: str) -> str:
-    proc = run(args, cwd=cwd, ok=False)
-    assert proc.returncode != 0 and 'Traceback' not in proc.stderr, proc.stderr[-3000:]
-    assert os.listdir(cwd) == ['ckpt.pth'], 'a refused run left files behind'
-    return proc.stderr
-
-
 @pytest.fixture
-def run_dir(tmp_path) -> str:
-    """An otherwise empty folder with ckpt.pth, to run in."""
+def bad_run(tmp_path, monkeypatch) -> Callable[[List[str]], str]:
+    """Runs tools/test.py's main in an otherwise empty folder with ckpt.pth; returns its exit message."""
+    main = runpy.run_path(TEST)['main']
     os.makedirs(str(tmp_path / 'run'))
-    torch.save({'state_dict': {}}, str(tmp_path / 'run' / 'ckpt.pth'))
-    return str(tmp_path / 'run')
+    monkeypatch.chdir(str(tmp_path / 'run'))
+    monkeypatch.setenv('LOCAL_RANK', '0')  # load_run_config sets it
+    torch.save({'state_dict': {}}, 'ckpt.pth')
+
+    def bad_run(args: List[str]) -> str:
+        monkeypatch.setattr(sys, 'argv', [TEST] + args)
+        with pytest.raises(SystemExit) as e:
+            main()
+        assert os.listdir('.') == ['ckpt.pth'], 'a refused run left files behind'
+        return str(e.value.code)
+    return bad_run
 
 
-def test_refusals_name_the_fix(tiny_configs, run_dir: str) -> None:
-    err = bad_run([tiny_configs['det'], 'ckpt.pth', '--format-only'], run_dir)
-    assert 'add --out-dir DIR' in err
-    err = bad_run([tiny_configs['det'], 'ckpt.pth', '--tta'], run_dir)
+def test_refusals_name_the_fix(tiny_configs, bad_run, tmp_path) -> None:
+    err = bad_run([tiny_configs['det'], 'ckpt.pth', '--format-only'])
+    assert err.startswith('error: ') and 'add --out-dir DIR' in err
+    err = bad_run([tiny_configs['det'], 'ckpt.pth', '--tta'])
     assert 'merges boxes only' in err and 'Add --tta-box-only' in err
-    err = bad_run([tiny_configs['det'], 'ckpt.pth', '--test-data', COCO_TEST_DEV, '--out-dir', 'sub'], run_dir)
+    err = bad_run([tiny_configs['det'], 'ckpt.pth', '--test-data', COCO_TEST_DEV, '--out-dir', 'sub'])
     assert 'data/coco/annotations/image_info_test-dev2017.json' in err and 'image_info_test2017.zip' in err
-    err = bad_run([tiny_configs['seg'], 'ckpt.pth', '--test-data', ADE_TEST, '--out-dir', 'sub'], run_dir)
+    err = bad_run([tiny_configs['seg'], 'ckpt.pth', '--test-data', ADE_TEST, '--out-dir', 'sub'])
     assert 'data/ade/release_test/testing' in err and 'release_test.zip' in err
-
-
-def test_tta_without_resize_is_refused(tiny_configs, run_dir: str, tmp_path) -> None:
     config = tmp_path / 'no_resize.py'
     config.write_text(f"_base_ = {tiny_configs['seg']!r}\ntta_pipeline = None\n"
                       "test_dataloader = dict(dataset=dict(pipeline=[dict(type='LoadImageFromFile'), "
                       "dict(type='PackSegInputs')]))\n")
-    err = bad_run([str(config), 'ckpt.pth', '--tta'], run_dir)
-    assert 'Give the config a `tta_pipeline`' in err
+    assert 'Give the config a `tta_pipeline`' in bad_run([str(config), 'ckpt.pth', '--tta'])
 
 
 def coco_test_dev(root: str) -> str:
