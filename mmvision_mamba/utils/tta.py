@@ -135,13 +135,13 @@ def apply_tta(cfg: Config, box_only: bool = False) -> str:
     if problem:
         raise ValueError(problem)
     pipeline = cfg.get('tta_pipeline')
-    source = 'the config\'s tta_pipeline'
+    source = "the config's tta_pipeline"
     if not pipeline:
         ratios = DET_RATIOS if scope == 'mmdet' else SEG_RATIOS
         pipeline = derive_tta_pipeline(dataset.pipeline, ratios)
-        source = f'test pipeline\'s scale x {list(ratios)}, each also flipped'
+        source = f"the test pipeline's scale x {list(ratios)}, each also flipped"
     note = '; ' + _drop_mask_head(cfg) if scope == 'mmdet' else ''
     tta_model = copy.deepcopy(cfg.get('tta_model') or (DET_TTA_MODEL if scope == 'mmdet' else SEG_TTA_MODEL))
     cfg.model = ConfigDict(**tta_model, module=cfg.model)
     dataset.pipeline = pipeline
-    return f'test-time augmentation: {tta_model["type"]} over the {source}{note}'
+    return f'test-time augmentation: {tta_model["type"]} over {source}{note}'

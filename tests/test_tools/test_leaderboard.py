@@ -130,7 +130,11 @@ def test_coco_test_dev_files_and_box_tta(tiny_configs, tmp_path) -> None:
         single[task] = json.load(open(path))
     assert all(isinstance(d['segmentation']['counts'], str) for d in single['segm'])
 
-    run([str(config), ckpt, '--tta-box-only', '--out-dir', str(tmp_path / 'tta'), '--work-dir', work])
+    proc = run([str(config), ckpt, '--tta-box-only', '--out-dir', str(tmp_path / 'tta'), '--work-dir', work])
+    log = proc.stdout + proc.stderr
+    assert 'DetTTAModel over the test pipeline\'s scale x [0.75, 1.0, 1.25], each also flipped' in log
+    # the weights reach the model inside DetTTAModel, all but the dropped mask head's
+    assert 'unexpected key in source state_dict: roi_head.mask_head.' in log and 'missing keys' not in log
     metrics = last_metrics(work)
     assert 'coco/bbox_mAP' in metrics and 'coco/segm_mAP' not in metrics
     assert not glob.glob(str(tmp_path / 'tta' / 'segm' / '*'))
@@ -162,7 +166,8 @@ def test_ade20k_test_set_pngs_and_tta(tiny_configs, tmp_path) -> None:
         assert label.shape == (80, 80) and label.dtype == np.uint8
         assert 1 <= label.min() and label.max() <= 150  # the server's labels: 1..150
 
-    run([str(config), ckpt, '--tta', '--out-dir', str(tmp_path / 'tta'), '--work-dir', work])
+    proc = run([str(config), ckpt, '--tta', '--out-dir', str(tmp_path / 'tta'), '--work-dir', work])
+    assert 'do not match' not in proc.stdout + proc.stderr  # the weights reach the model inside SegTTAModel
     assert 'mIoU' in last_metrics(work)
     tta = [cv2.imread(p, cv2.IMREAD_UNCHANGED) for p in sorted(glob.glob(str(tmp_path / 'tta' / '*.png')))]
     assert len(tta) == 2 and all(t.shape == (80, 80) for t in tta)
