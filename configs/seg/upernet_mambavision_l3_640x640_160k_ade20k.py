@@ -50,4 +50,20 @@ train_cfg = dict(type='IterBasedTrainLoop', max_iters=160000, val_interval=5000)
 train_dataloader = dict(batch_size=2)
 val_dataloader = dict(batch_size=1)
 test_dataloader = val_dataloader
+
+# multi-scale + flip testing (tools/test.py --tta): the test scale (2560, 640) x 0.5 ... 1.75, each view
+# also flipped (mmseg's ADE20K base scales the original image instead, ignoring the test scale)
+img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]
+tta_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [dict(type='Resize', scale=(int(2560 * r), int(640 * r)), keep_ratio=True) for r in img_ratios],
+            [dict(type='RandomFlip', prob=0., direction='horizontal'),
+             dict(type='RandomFlip', prob=1., direction='horizontal')],
+            [dict(type='LoadAnnotations', reduce_zero_label=True)],
+            [dict(type='PackSegInputs')],
+        ])
+]
 auto_scale_lr = dict(enable=False, base_batch_size=16)

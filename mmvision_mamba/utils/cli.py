@@ -16,10 +16,17 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
 
 
 def load_run_config(args: argparse.Namespace) -> Config:
-    """The config of `args.config` with the run arguments applied (work_dir defaults to work_dirs/<name>)."""
+    """The config of `args.config` with the run arguments applied (work_dir defaults to work_dirs/<name>).
+
+    A test-data config (`args.test_data`, tools/test.py) is merged before --cfg-options, which can
+    still override it.
+    """
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    if getattr(args, 'test_data', None):
+        from .submission import apply_test_data
+        apply_test_data(cfg, args.test_data)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(

@@ -13,6 +13,11 @@ _DATA_HELP = {
             'annotations/instances_{{train,val}}2017.json under {root} (or a symlink to them)',
     'ade': 'ADE20K (ADEChallengeData2016.zip from http://sceneparsing.csail.mit.edu): unzip it so that '
            '{root} holds images/ and annotations/',
+    'coco_test': 'COCO test-dev 2017 (test2017.zip and image_info_test2017.zip from '
+                 'https://cocodataset.org/#download): put test2017/ and '
+                 'annotations/image_info_test-dev2017.json under {root}',
+    'ade_test': 'the ADE20K test set (release_test.zip from http://sceneparsing.csail.mit.edu): unzip it so '
+                'that {root} holds testing/*.jpg',
 }
 
 
@@ -25,6 +30,14 @@ def _datasets(cfg: ConfigDict) -> Iterator[ConfigDict]:
             yield from _datasets(d)
     else:
         yield cfg
+
+
+def test_dataset(cfg: Config) -> Optional[ConfigDict]:
+    """The innermost dataset config of `cfg.test_dataloader` (the one whose pipeline runs), or None."""
+    loader = cfg.get('test_dataloader')
+    if not loader or 'dataset' not in loader:
+        return None
+    return next(_datasets(loader.dataset))
 
 
 def _expected_paths(ds: ConfigDict) -> List[str]:
@@ -47,6 +60,8 @@ def missing_data(cfg: Config, splits: tuple = ('train_dataloader', 'val_dataload
             if absent:
                 root = ds.get('data_root') or osp.dirname(absent[0])
                 kind = 'ade' if 'ade' in str(ds.get('type', '')).lower() or 'ade' in root.lower() else 'coco'
+                if any('test' in osp.basename(osp.normpath(p)) for p in absent):
+                    kind += '_test'
                 return (f'{split}: data not found: {", ".join(absent)}.\nThis config expects '
                         + _DATA_HELP[kind].format(root=root)
                         + f'.\nOr point it elsewhere: --cfg-options {split}.dataset.data_root=PATH')
@@ -119,6 +134,8 @@ def check_backbone_channels(cfg: Config) -> Optional[str]:
         sides and the values to use.
     """
     model = cfg.get('model')
+    while isinstance(model, dict) and 'module' in model:  # a TTA model around it
+        model = model['module']
     backbone = model.get('backbone') if isinstance(model, dict) else None
     if _type_name(backbone) != 'MambaVision':
         return None
