@@ -209,7 +209,7 @@ class Specialisation:
     signature: Dict[str, str]
     constexprs: Dict[tuple, Any]
     attrs: Dict[tuple, Any]
-    num_warps: int
+    options: Dict[str, Any]
     key: str
 
 
@@ -224,10 +224,11 @@ def specialise(launch: Launch) -> Specialisation:
     binder = create_function_from_signature(kernel.signature, kernel.params, backend)
     args = [_ArgStandIn(a) if isinstance(a, Tensor) else a for a in launch.args]
     bound, spec, opts = binder(*args, **launch.kwargs)
-    options, signature, constexprs, attrs = kernel._pack_args(backend, launch.kwargs, bound, spec, opts)
+    parsed, signature, constexprs, attrs = kernel._pack_args(backend, launch.kwargs, bound, spec, opts)
+    options = {k: v for k, v in launch.kwargs.items() if k in parsed.__dict__}  # num_warps, num_stages, ...
     key = repr((kernel.fn.__qualname__, kernel.cache_key, sorted(signature.items()),
-                sorted((k, str(v)) for k, v in constexprs.items()), sorted(attrs.items()), options.num_warps))
-    return Specialisation(kernel, signature, constexprs, attrs, options.num_warps, key)
+                sorted((k, str(v)) for k, v in constexprs.items()), sorted(attrs.items()), sorted(options.items())))
+    return Specialisation(kernel, signature, constexprs, attrs, options, key)
 
 
 @dataclass
@@ -275,10 +276,10 @@ def compile_stats(jobs: Sequence[Tuple[Specialisation, GPUArch]], workers: int =
 
 def _compile_job(index: int) -> CompileStats:
     spec, capability = _jobs[index]
-    return _compile(spec.kernel, spec.signature, spec.constexprs, spec.attrs, spec.num_warps, capability)
+    return _compile(spec.kernel, spec.signature, spec.constexprs, spec.attrs, spec.options, capability)
 
 
-def _compile(kernel, signature: dict, constexprs: dict, attrs: dict, num_warps: int, capability: int
+def _compile(kernel, signature: dict, constexprs: dict, attrs: dict, options: dict, capability: int
              ) -> CompileStats:
     from triton import knobs
     from triton.backends.compiler import GPUTarget
@@ -291,10 +292,11 @@ def _compile(kernel, signature: dict, constexprs: dict, attrs: dict, num_warps: 
             knobs.nvidia.dump_ptxas_log = True
             knobs.compilation.always_compile = True
             compiled = triton.compile(ASTSource(kernel, signature, constexprs, attrs),
-                                      target=GPUTarget('cuda', capability, 32), options=dict(num_warps=num_warps))
+                                      target=GPUTarget('cuda', capability, 32), options=options)
     except Exception as err:  # noqa: BLE001 - any compile failure is a finding, reported per kernel
-        first = next((line for line in str(err).splitlines() if line.strip()), '')
-        return CompileStats(error=f'{type(err).__name__}: {first}'[:300])
+        lines = [line.strip() for line in str(err).splitlines() if line.strip() and 'Repro command' not in line]
+        where_what = ' '.join(lines[:1] + lines[-1:] if len(lines) > 1 else lines)  # e.g. 'at 5:53: <message>'
+        return CompileStats(error=f'{type(err).__name__}: {where_what}'[:300])
     stats = CompileStats(shared=int(compiled.metadata.shared))
     text = log.getvalue()
     for name, pattern in _PTXAS_LOG.items():
@@ -313,7 +315,7 @@ _support: Dict[int, str] = {}
 def target_support(target: GPUArch) -> str:
     """'' when the installed Triton compiles for `target`, else why not (a trivial kernel fails there)."""
     if target.capability not in _support:
-        _support[target.capability] = _compile(_probe, {'out_ptr': '*fp32'}, {}, {}, 1, target.capability).error
+        _support[target.capability] = _compile(_probe, {'out_ptr': '*fp32'}, {}, {}, {}, target.capability).error
     return _support[target.capability]
 
 
@@ -377,7 +379,7 @@ def check_launch(launch: Launch, target: GPUArch, kernel: str = '', dtype: str =
     """Compiles one launch (any Triton kernel) for `target` and reports on it; the labels are for the table."""
     spec = specialise(launch)
     return KernelReport(target, kernel or launch.kernel.fn.__name__, dtype, variant, _config_label(launch.kwargs),
-                        list(shapes), spec.num_warps, compile_stats([(spec, target)])[0])
+                        list(shapes), spec.options.get('num_warps', 4), compile_stats([(spec, target)])[0])
 
 
 def default_workers() -> int:
@@ -422,7 +424,8 @@ def sweep(targets: Sequence[GPUArch] = TARGETS, combos: Sequence[Tuple[str, Sequ
         if target.name not in skipped:
             for (variant, dtype, _), (spec, launch, covered) in unique.items():
                 reports.append(KernelReport(target, names[launch.kernel.fn.__name__], dtype, variant,
-                                            _config_label(launch.kwargs), covered, spec.num_warps, next(stats)))
+                                            _config_label(launch.kwargs), covered, spec.options.get('num_warps', 4),
+                                            next(stats)))
     return reports, skipped
 
 

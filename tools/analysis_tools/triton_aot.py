@@ -14,11 +14,12 @@ import argparse
 import json
 import sys
 import time
+from typing import List, Optional
 
 from mmvision_mamba.ops import triton_aot
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Compile-check the Triton scan kernels for GPU targets')
     parser.add_argument('--targets', nargs='+', default=[t.name for t in triton_aot.TARGETS],
                         choices=[t.name for t in triton_aot.TARGETS])
@@ -33,11 +34,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--directions', nargs='+', default=['fwd', 'bwd'], choices=['fwd', 'bwd'])
     parser.add_argument('--workers', type=int, help='compile processes (default: the CPUs available)')
     parser.add_argument('--out', help='JSON file for every compiled kernel')
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> int:
-    args = parse_args()
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
     combos = [(variant, args.dtypes or dtypes) for variant, dtypes in triton_aot.SWEEP
               if args.variants is None or variant in args.variants]
     combos += [(variant, args.dtypes or ('fp32', )) for variant in args.variants or ()
