@@ -160,7 +160,8 @@ if triton is not None:
             h = tl.sum(tl.where((tt == BL - 1)[None, None, :], hs, 0.0), axis=2)
             # the last state is stored in the last chunk: stored after the loop, its address stayed live across
             # the loop and ptxas spilled it on some targets (see triton_aot.py)
-            tl.store(last_ptr + (pid_b * dim + d[:, None]) * N + n[None, :], h, mask=mask_dn & (c == n_chunks - 1))
+            if c == n_chunks - 1:
+                tl.store(last_ptr + (pid_b * dim + d[:, None]) * N + n[None, :], h, mask=mask_dn)
 
     @triton.jit(do_not_specialize=_NO_SPEC)
     def _bwd_kernel(dout_ptr, u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, ckpt_ptr, dlast_ptr,
