@@ -17,6 +17,7 @@ Without CUDA, the kernels still run on CPU tensors under Triton's interpreter (T
 is first imported): call `selective_scan_triton` directly. The registered backend claims CUDA tensors only.
 """
 import contextlib
+import inspect
 import os
 from typing import Any, Callable, Dict, Optional, Tuple, Union
 
@@ -100,11 +101,15 @@ if triton is not None:
         return tl.where(mask, dt, 0.0), raw
 
     # sizes and batch/channel strides are not specialised (fewer compiles across shapes); the L-strides are, so
-    # that stride-1 (contiguous) loads vectorise
+    # that stride-1 (contiguous) loads vectorise, but not on their divisibility by 16, which vectorises nothing at
+    # other strides (one compile then serves every MambaVision width; Triton >= 3.2)
     _NO_SPEC = ['dim', 'L', 'N', 'n_chunks', 'dpg_B', 'dpg_C', 'n_blocks', 's_ob', 's_od', 's_ub', 's_ud', 's_db',
                 's_dd', 's_zb', 's_zd', 's_Ad', 's_Bb', 's_Bg', 's_Bn', 's_Cb', 's_Cg', 's_Cn']
+    _L_STRIDES = ['s_ol', 's_ul', 's_dl', 's_zl', 's_Bl', 's_Cl']
+    _NO_ALIGN = ({'do_not_specialize_on_alignment': _L_STRIDES}
+                 if 'do_not_specialize_on_alignment' in inspect.signature(triton.jit).parameters else {})
 
-    @triton.jit(do_not_specialize=[n for n in _NO_SPEC if n not in ('n_blocks', 's_ob', 's_od')])
+    @triton.jit(do_not_specialize=[n for n in _NO_SPEC if n not in ('n_blocks', 's_ob', 's_od')], **_NO_ALIGN)
     def _fwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr,
                     out_ptr, last_ptr, ckpt_ptr,
                     dim, L, N, n_chunks, dpg_B, dpg_C,
@@ -163,7 +168,7 @@ if triton is not None:
             if c == n_chunks - 1:
                 tl.store(last_ptr + (pid_b * dim + d[:, None]) * N + n[None, :], h, mask=mask_dn)
 
-    @triton.jit(do_not_specialize=_NO_SPEC)
+    @triton.jit(do_not_specialize=_NO_SPEC, **_NO_ALIGN)
     def _bwd_kernel(dout_ptr, u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, ckpt_ptr, dlast_ptr,
                     du_ptr, ddelta_ptr, dz_ptr, dA_ptr, dD_ptr, dbias_ptr, dB_ptr, dC_ptr,
                     dim, L, N, n_chunks, dpg_B, dpg_C, n_blocks,

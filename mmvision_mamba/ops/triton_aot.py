@@ -2,8 +2,9 @@
 
 The launches checked are those the backend makes: `_fwd_impl` and `_bwd_impl` run on meta tensors laid out as the
 caller passes them, with a launcher that records each launch instead of running it. Triton's own launch-time
-specialisation (argument dtypes, 16-byte alignment, integers equal to 1 or divisible by 16) turns a launch into a
-compile key; each distinct key is compiled once per target with `triton.compile` (Triton ships the `ptxas` it needs).
+specialisation (argument dtypes, 16-byte aligned pointers, integers equal to 1 or divisible by 16, as the kernel
+allows) turns a launch into a compile key; each distinct key is compiled once per target with `triton.compile`
+(Triton ships the `ptxas` it needs).
 The `-v` log of that ptxas gives registers, spills and stack per thread; Triton's metadata the shared memory per block.
 
 A kernel passes on a target when it compiles, spills nothing, needs no stack (local memory), fits the card's shared

@@ -56,21 +56,24 @@ def test_mambavision_scan_compiles_for_sm90() -> None:
 
 
 def test_specialisation_follows_the_layout() -> None:
-    """Strides of 1 become constants, aligned pointers and strides divisible by 16 get Triton's hint: as a launch."""
-    def spec(variant: str) -> aot.Specialisation:
-        return aot.specialise(aot.record_launches(T_L2, aot.VARIANTS[variant], 'amp-bf16')[0])
+    """As a launch: strides of 1 become constants, 16-byte aligned pointers get Triton's divisibility hint, the
+    L-strides do not (so one compile serves several model widths)."""
+    shapes = {s.name: s for s in aot.mambavision_shapes(settings=['cls224'])}
+
+    def spec(shape: aot.ScanShape, variant: str = 'mambavision') -> aot.Specialisation:
+        return aot.specialise(aot.record_launches(shape, aot.VARIANTS[variant], 'amp-bf16')[0])
 
     def hinted(s: aot.Specialisation, name: str) -> bool:
-        index = s.kernel.arg_names.index(name)
-        return ['tt.divisibility', 16] in s.attrs.get((index, ), [])
+        return ['tt.divisibility', 16] in s.attrs.get((s.kernel.arg_names.index(name), ), [])
 
-    mixer, causal = spec('mambavision'), spec('mambavision-cc')
+    mixer, causal = spec(T_L2), spec(T_L2, 'mambavision-cc')
     assert mixer.signature['u_ptr'] == '*bf16' and mixer.signature['A_ptr'] == '*fp32'
     assert mixer.signature['s_ul'] == 'constexpr' and mixer.signature['s_dl'] == 'i32'  # delta: (B, L, dim).mT
-    assert hinted(mixer, 'u_ptr') and hinted(mixer, 's_dl')  # s_dl = 160
-    assert not hinted(mixer, 'B_ptr') and not hinted(mixer, 's_Bl')  # B starts 20 bf16 in; x_proj width 36
+    assert hinted(mixer, 'u_ptr') and not hinted(mixer, 's_dl')  # s_dl = 160
+    assert not hinted(mixer, 'B_ptr')  # B starts 20 bf16 into x_proj's output
     assert not hinted(causal, 'u_ptr')  # one element into causal-conv1d's output
     assert mixer.key != causal.key
+    assert spec(shapes['S.cls224.l3']).key == spec(shapes['B.cls224.l2']).key  # widths 384 / 256, B aligned
 
 
 def test_mixer_passes_the_layout_the_check_compiles(monkeypatch) -> None:
