@@ -214,8 +214,24 @@ class Specialisation:
     key: str
 
 
+def _require_compile_api() -> None:
+    """Raises where the installed Triton lacks the (partly internal) API this check uses; written for Triton 3.9."""
+    if triton is None:
+        raise RuntimeError('the Triton compile check needs the `triton` package (with tl.associative_scan)')
+    from triton.runtime import jit
+
+    needed = {'triton.knobs': hasattr(triton, 'knobs'),
+              'JITFunction._pack_args': hasattr(jit.JITFunction, '_pack_args'),
+              'triton.runtime.jit.create_function_from_signature': hasattr(jit, 'create_function_from_signature')}
+    missing = [name for name, present in needed.items() if not present]
+    if missing:
+        raise RuntimeError(f'the Triton compile check uses {", ".join(missing)}, which Triton {triton.__version__} '
+                           'lacks; it was written for Triton 3.9')
+
+
 def specialise(launch: Launch) -> Specialisation:
     """Triton's launch-time specialisation of `launch` (its JITFunction binder, as `kernel[grid](...)` runs it)."""
+    _require_compile_api()
     from triton.backends.compiler import GPUTarget
     from triton.compiler import make_backend
     from triton.runtime.jit import create_function_from_signature
@@ -402,8 +418,7 @@ def sweep(targets: Sequence[GPUArch] = TARGETS, combos: Sequence[Tuple[str, Sequ
     Returns:
         The reports (one per distinct specialisation and target), and the targets skipped with the reason.
     """
-    if triton is None:
-        raise RuntimeError('the Triton compile check needs the `triton` package (with tl.associative_scan)')
+    _require_compile_api()
     if not isinstance(scan_triton._fwd_kernel, triton.runtime.JITFunction):
         raise RuntimeError('the Triton kernels are interpreted here (TRITON_INTERPRET=1 was set before triton was '
                            'imported): run the compile check in a process without TRITON_INTERPRET')
