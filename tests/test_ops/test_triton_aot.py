@@ -52,7 +52,8 @@ def test_mambavision_scan_compiles_for_sm90() -> None:
         assert 0 < r.stats.regs <= 255 and r.stats.spill_stores == r.stats.stack == 0
         assert 0 < r.stats.shared <= SM90.max_shared
     table = aot.format_table(reports)
-    assert table.count('\n') == 3 and '| sm_90 | bwd | amp-bf16 | mambavision | BD8 NP8 BL32 w4 | T.cls224.l2 |' in table
+    assert table.count('\n') == 3
+    assert '| sm_90 | bwd | amp-bf16 | mambavision | BD8 NP8 BL32 w4 | T.cls224.l2 |' in table
 
 
 def test_specialisation_follows_the_layout() -> None:
