@@ -102,7 +102,7 @@ if triton is not None:
 
     # sizes and batch/channel strides are not specialised (fewer compiles across shapes); the L-strides are, so
     # that stride-1 (contiguous) loads vectorise, but not on their divisibility by 16, which vectorises nothing at
-    # other strides (one compile then serves every MambaVision width; Triton >= 3.2)
+    # other strides (fewer compiles across model widths; the option exists from Triton 3.2)
     _NO_SPEC = ['dim', 'L', 'N', 'n_chunks', 'dpg_B', 'dpg_C', 'n_blocks', 's_ob', 's_od', 's_ub', 's_ud', 's_db',
                 's_dd', 's_zb', 's_zd', 's_Ad', 's_Bb', 's_Bg', 's_Bn', 's_Cb', 's_Cg', 's_Cn']
     _L_STRIDES = ['s_ol', 's_ul', 's_dl', 's_zl', 's_Bl', 's_Cl']
