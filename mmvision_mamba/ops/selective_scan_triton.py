@@ -17,8 +17,9 @@ Without CUDA, the kernels still run on CPU tensors under Triton's interpreter (T
 is first imported): call `selective_scan_triton` directly. The registered backend claims CUDA tensors only.
 """
 import contextlib
+import inspect
 import os
-from typing import Dict, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -100,11 +101,15 @@ if triton is not None:
         return tl.where(mask, dt, 0.0), raw
 
     # sizes and batch/channel strides are not specialised (fewer compiles across shapes); the L-strides are, so
-    # that stride-1 (contiguous) loads vectorise
+    # that stride-1 (contiguous) loads vectorise, but not on their divisibility by 16, which vectorises nothing at
+    # other strides (fewer compiles across model widths; the option exists from Triton 3.2)
     _NO_SPEC = ['dim', 'L', 'N', 'n_chunks', 'dpg_B', 'dpg_C', 'n_blocks', 's_ob', 's_od', 's_ub', 's_ud', 's_db',
                 's_dd', 's_zb', 's_zd', 's_Ad', 's_Bb', 's_Bg', 's_Bn', 's_Cb', 's_Cg', 's_Cn']
+    _L_STRIDES = ['s_ol', 's_ul', 's_dl', 's_zl', 's_Bl', 's_Cl']
+    _NO_ALIGN = ({'do_not_specialize_on_alignment': _L_STRIDES}
+                 if 'do_not_specialize_on_alignment' in inspect.signature(triton.jit).parameters else {})
 
-    @triton.jit(do_not_specialize=[n for n in _NO_SPEC if n not in ('n_blocks', 's_ob', 's_od')])
+    @triton.jit(do_not_specialize=[n for n in _NO_SPEC if n not in ('n_blocks', 's_ob', 's_od')], **_NO_ALIGN)
     def _fwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr,
                     out_ptr, last_ptr, ckpt_ptr,
                     dim, L, N, n_chunks, dpg_B, dpg_C,
@@ -158,9 +163,12 @@ if triton is not None:
                 y = y * z * _sigmoid(z)
             tl.store(out_ptr + (pid_b * dim + d[:, None]) * L + t[None, :], y, mask=m2)
             h = tl.sum(tl.where((tt == BL - 1)[None, None, :], hs, 0.0), axis=2)
-        tl.store(last_ptr + (pid_b * dim + d[:, None]) * N + n[None, :], h, mask=mask_dn)
+            # the last state is stored in the last chunk: stored after the loop, its address stayed live across
+            # the loop and ptxas spilled it on some targets (see triton_aot.py)
+            if c == n_chunks - 1:
+                tl.store(last_ptr + (pid_b * dim + d[:, None]) * N + n[None, :], h, mask=mask_dn)
 
-    @triton.jit(do_not_specialize=_NO_SPEC)
+    @triton.jit(do_not_specialize=_NO_SPEC, **_NO_ALIGN)
     def _bwd_kernel(dout_ptr, u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, ckpt_ptr, dlast_ptr,
                     du_ptr, ddelta_ptr, dz_ptr, dA_ptr, dD_ptr, dbias_ptr, dB_ptr, dC_ptr,
                     dim, L, N, n_chunks, dpg_B, dpg_C, n_blocks,
@@ -303,6 +311,17 @@ def _on_device(t: Tensor):
     return torch.cuda.device(t.device) if t.is_cuda else contextlib.nullcontext()
 
 
+#: how `_fwd_impl` / `_bwd_impl` run a kernel: launcher(kernel, grid, args, kwargs). The ahead-of-time compile check
+#: (triton_aot.py) passes one that records the launch instead, with meta tensors as the arguments.
+Launcher = Callable[[Any, Tuple[int, ...], tuple, dict], None]
+
+
+def _launch(kernel, grid: Tuple[int, ...], args: tuple, kwargs: dict) -> None:
+    """Runs `kernel` on the GPU of its first argument."""
+    with _on_device(args[0]):
+        kernel[grid](*args, **kwargs)
+
+
 def _tl_dtype(dtype: torch.dtype):
     return tl.float64 if dtype == torch.float64 else tl.float32
 
@@ -318,8 +337,8 @@ def _check(u: Tensor, A: Tensor, B: Tensor, C: Tensor) -> None:
 
 
 def _fwd_impl(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-              z: Optional[Tensor], delta_bias: Optional[Tensor], delta_softplus: bool, chunk_len: int
-              ) -> Tuple[Tensor, Tensor, Tensor]:
+              z: Optional[Tensor], delta_bias: Optional[Tensor], delta_softplus: bool, chunk_len: int,
+              launch: Launcher = _launch) -> Tuple[Tensor, Tensor, Tensor]:
     _check(u, A, B, C)
     batch, dim, length = u.shape
     n_state = A.shape[1]
@@ -334,21 +353,20 @@ def _fwd_impl(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Opti
     block_d, n_pad = _config(dim, n_state, B4.shape[1], C4.shape[1], chunk_len)
     zz = u if z is None else z
     grid = (batch, triton.cdiv(dim, block_d))
-    with _on_device(u):
-        _fwd_kernel[grid](
-            u, delta, A, B4, C4, u if D is None else D, zz, u if delta_bias is None else delta_bias,
+    args = (u, delta, A, B4, C4, u if D is None else D, zz, u if delta_bias is None else delta_bias,
             out, last, ckpt,
             dim, length, n_state, n_chunks, dim // B4.shape[1], dim // C4.shape[1],
             *u.stride(), *delta.stride(), *zz.stride(), *A.stride(), *B4.stride(), *C4.stride(),
-            0 if D is None else D.stride(0), 0 if delta_bias is None else delta_bias.stride(0),
-            HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
-            BD=block_d, NP=n_pad, BL=chunk_len, CT=_tl_dtype(ct), num_warps=int(TUNING['num_warps']))
+            0 if D is None else D.stride(0), 0 if delta_bias is None else delta_bias.stride(0))
+    launch(_fwd_kernel, grid, args,
+           dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
+                BD=block_d, NP=n_pad, BL=chunk_len, CT=_tl_dtype(ct), num_warps=int(TUNING['num_warps'])))
     return out, last, ckpt
 
 
 def _bwd_impl(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
               z: Optional[Tensor], delta_bias: Optional[Tensor], checkpoints: Tensor, dlast: Optional[Tensor],
-              delta_softplus: bool, chunk_len: int) -> Tuple[Tensor, ...]:
+              delta_softplus: bool, chunk_len: int, launch: Launcher = _launch) -> Tuple[Tensor, ...]:
     batch, dim, length = u.shape
     n_state = A.shape[1]
     ct = compute_dtype(u.dtype)
@@ -367,17 +385,17 @@ def _bwd_impl(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: T
     dC_part = torch.zeros(batch, n_blocks, n_state, length, dtype=ct, device=dev)
     if du.numel() and n_chunks:
         zz = u if z is None else z
-        with _on_device(u):
-            _bwd_kernel[(batch, n_blocks)](
-                dout, u, delta, A, B4, C4, u if D is None else D, zz, u if delta_bias is None else delta_bias,
+        args = (dout, u, delta, A, B4, C4, u if D is None else D, zz, u if delta_bias is None else delta_bias,
                 checkpoints.contiguous(), u if dlast is None else dlast.contiguous(),
                 du, ddelta, dz if z is not None else du, dA_part, dD_part, dbias_part, dB_part, dC_part,
                 dim, length, n_state, n_chunks, dim // B4.shape[1], dim // C4.shape[1], n_blocks,
                 *dout.stride(), *u.stride(), *delta.stride(), *zz.stride(), *A.stride(), *B4.stride(), *C4.stride(),
-                0 if D is None else D.stride(0), 0 if delta_bias is None else delta_bias.stride(0),
-                HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-                HAS_DLAST=dlast is not None, SOFTPLUS=delta_softplus, NATIVE_REVERSE=TUNING['reverse'] == 'native',
-                BD=block_d, NP=n_pad, BL=chunk_len, CT=_tl_dtype(ct), num_warps=int(TUNING['num_warps']))
+                0 if D is None else D.stride(0), 0 if delta_bias is None else delta_bias.stride(0))
+        launch(_bwd_kernel, (batch, n_blocks), args,
+               dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
+                    HAS_DLAST=dlast is not None, SOFTPLUS=delta_softplus,
+                    NATIVE_REVERSE=TUNING['reverse'] == 'native', BD=block_d, NP=n_pad, BL=chunk_len,
+                    CT=_tl_dtype(ct), num_warps=int(TUNING['num_warps'])))
 
     def group_sum(part: Tensor, groups: int, like: Tensor) -> Tensor:
         # blocks are contiguous within a group (block_d divides the group size when groups > 1)
