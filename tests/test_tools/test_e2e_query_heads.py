@@ -2,7 +2,7 @@
 
 Each run overrides only what the CPU and the toy data need: a small custom backbone arch (the
 config's windows and window mode stay), the toy data set and its classes, 64 px pipelines, fewer
-queries / sampled points, 2 iterations. The configs' optimizers, schedulers, hooks and evaluators run
+queries / transformer layers / sampled points, 2 iterations. The configs' optimizers, schedulers, hooks and evaluators run
 as configured.
 """
 import glob
@@ -23,6 +23,8 @@ pytestmark = pytest.mark.e2e
 _ARCH = ', '.join(f'{key}={value!r}' for key, value in SMALL_ARCH.items())
 BACKBONE = f'backbone=dict(arch=dict(_delete_=True, {_ARCH}), drop_path_rate=0., init_cfg=None)'
 NUM_CLASSES = len(SHAPE_CLASSES)
+M2F_HEAD = ('num_queries=20, pixel_decoder=dict(encoder=dict(num_layers=1)), '
+            'transformer_decoder=dict(num_layers=3)')
 
 COCO_DATA = f'''data_root = {{root!r}}
 metainfo = dict(classes={SHAPE_CLASSES!r}, palette={SHAPE_PALETTE!r})
@@ -56,6 +58,8 @@ model = dict(
     {BACKBONE},
     neck=dict(in_channels={SMALL_CHANNELS!r}),
     num_queries=50,
+    encoder=dict(num_layers=1),
+    decoder=dict(num_layers=2),
     bbox_head=dict(num_classes={NUM_CLASSES}),
     dn_cfg=dict(group_cfg=dict(num_dn_queries=10)),
     test_cfg=dict(max_per_img=20))
@@ -69,7 +73,7 @@ model = dict(
     data_preprocessor=dict(batch_augments=[dict(type='BatchFixedSizePad', size=(64, 64), img_pad_value=0,
                                                 pad_mask=True, mask_pad_value=0, pad_seg=False)]),
     {BACKBONE},
-    panoptic_head=dict(in_channels={SMALL_CHANNELS!r}, num_things_classes={NUM_CLASSES}, num_queries=20,
+    panoptic_head=dict(in_channels={SMALL_CHANNELS!r}, {M2F_HEAD}, num_things_classes={NUM_CLASSES},
                        loss_cls=dict(class_weight=[1.0] * {NUM_CLASSES} + [0.1])),
     panoptic_fusion_head=dict(num_things_classes={NUM_CLASSES}),
     train_cfg=dict(num_points=1024),
@@ -84,7 +88,7 @@ crop_size = (64, 64)
 model = dict(
     data_preprocessor=dict(size=crop_size),
     {BACKBONE},
-    decode_head=dict(in_channels={SMALL_CHANNELS!r}, num_queries=20, train_cfg=dict(num_points=1024)))
+    decode_head=dict(in_channels={SMALL_CHANNELS!r}, {M2F_HEAD}, train_cfg=dict(num_points=1024)))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
