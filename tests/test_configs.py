@@ -321,6 +321,7 @@ def test_query_config_recipe(path):
             assert cfg.model.panoptic_head.num_things_classes == 80
             assert cfg.model.panoptic_head.num_stuff_classes == 0
             assert cfg.model.data_preprocessor.batch_augments[0].size == (1024, 1024)
+            assert cfg.train_dataloader.dataset.data_prefix == dict(img='train2017/')  # no panoptic maps
             assert cfg.val_evaluator.type == 'CocoMetric' and cfg.val_evaluator.metric == ['bbox', 'segm']
         else:
             assert cfg.model.decode_head.type == 'Mask2FormerHead' and cfg.model.decode_head.num_classes == 150

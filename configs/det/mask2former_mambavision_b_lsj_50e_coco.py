@@ -26,6 +26,11 @@ model = dict(
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
     panoptic_head=dict(in_channels=[128, 256, 512, 1024]))
 
+# instance annotations only: mmdet's recipe keeps its panoptic base's (unread) panoptic_*2017/ prefix
+train_dataloader = dict(dataset=dict(data_prefix=dict(_delete_=True, img='train2017/')))
+val_dataloader = dict(dataset=dict(data_prefix=dict(_delete_=True, img='val2017/')))
+test_dataloader = val_dataloader
+
 # As for Swin: the backbone at lr x0.1, no weight decay on its norms nor on the query / level
 # embeddings; here also none on the layer scales (gamma) and the selective scan's A_log / D.
 depths = (3, 3, 10, 5)
