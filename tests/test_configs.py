@@ -1,13 +1,13 @@
 """Every config under configs/ loads, builds its full-size model and runs a tiny CPU forward.
 
-Nothing is downloaded: the backbone's init_cfg is set to None. The full-size model of each
-config is only built. For the forward tests (loss + backward, then predict on one 64x64 image,
-after init_weights as training would: the DETR-style heads give inf / NaN matching costs
-without their initialisation) the backbone is
-shrunk to a small custom arch with small windows and the neck/heads' input channels follow it;
-SyncBN (cascade bbox heads, UperNet/FCN heads) is replaced by BN, since SyncBN cannot train
-outside a distributed CPU/GPU process group; the query-based heads (DINO, Mask2Former) get fewer
-queries and sampled points.
+Nothing is downloaded: the backbone's init_cfg is set to None. The full-size model of each config
+is only built. For the forward tests (loss + backward, then predict on one 64x64 image) the
+backbone is shrunk to a small custom arch with small windows and the neck/heads' input channels
+follow it; SyncBN (cascade bbox heads, UperNet/FCN heads) is replaced by BN, since SyncBN cannot
+train outside a distributed CPU/GPU process group; the query-based heads (DINO, Mask2Former) get
+fewer queries, transformer layers and sampled points. The tiny model is initialised (init_weights)
+as training would: without their own initialisation the DETR-style heads can give inf / NaN
+matching costs.
 """
 from pathlib import Path
 

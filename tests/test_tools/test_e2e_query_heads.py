@@ -2,8 +2,8 @@
 
 Each run overrides only what the CPU and the toy data need: a small custom backbone arch (the
 config's windows and window mode stay), the toy data set and its classes, 64 px pipelines, fewer
-queries / transformer layers / sampled points, 2 iterations. The configs' optimizers, schedulers, hooks and evaluators run
-as configured.
+queries / transformer layers / sampled points, 2 iterations. The configs' optimizers, schedulers,
+hooks and evaluators run as configured.
 """
 import glob
 import json
