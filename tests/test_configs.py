@@ -1,10 +1,13 @@
 """Every config under configs/ loads, builds its full-size model and runs a tiny CPU forward.
 
-Nothing is downloaded: the backbone's init_cfg is set to None and init_weights is never called.
-For the forward tests (loss + backward, then predict on one 64x64 image) the backbone is
-shrunk to a small custom arch with small windows and the neck/heads' input channels follow it;
-SyncBN (cascade bbox heads, UperNet/FCN heads) is replaced by BN, since SyncBN cannot train
-outside a distributed CPU/GPU process group. The full-size model of each config is only built.
+Nothing is downloaded: the backbone's init_cfg is set to None. The full-size model of each config
+is only built. For the forward tests (loss + backward, then predict on one 64x64 image) the
+backbone is shrunk to a small custom arch with small windows and the neck/heads' input channels
+follow it; SyncBN (cascade bbox heads, UperNet/FCN heads) is replaced by BN, since SyncBN cannot
+train outside a distributed CPU/GPU process group; the query-based heads (DINO, Mask2Former) get
+fewer queries, transformer layers and sampled points. The tiny model is initialised (init_weights)
+as training would: without their own initialisation the DETR-style heads can give inf / NaN
+matching costs.
 """
 from pathlib import Path
 
@@ -57,6 +60,18 @@ SEG_RECIPES = {
         ('B', (8, 8, 64, 32), 5e-5, 0.01, _AMP, 160000, (512, 512)),
     'upernet_mambavision_l3_640x640_160k_ade20k':
         ('L3', (8, 8, 64, 32), 8e-5, 0.05, 'OptimWrapper', 160000, (640, 640)),
+}
+
+# query-based heads (no official checkpoint: windows 'fit'), name -> (variant, epochs or iterations)
+QUERY_RECIPES = {
+    'dino_5scale_mambavision_b_12e_coco': ('B', 12),
+    'dino_5scale_mambavision_b_36e_coco': ('B', 36),
+    'dino_5scale_mambavision_l3_12e_coco': ('L3', 12),
+    'dino_5scale_mambavision_l3_36e_coco': ('L3', 36),
+    'mask2former_mambavision_b_lsj_50e_coco': ('B', 368750),
+    'mask2former_mambavision_l3_lsj_50e_coco': ('L3', 368750),
+    'mask2former_mambavision_b_640x640_160k_ade20k': ('B', 160000),
+    'mask2former_mambavision_l3_640x640_160k_ade20k': ('L3', 160000),
 }
 
 
@@ -113,12 +128,38 @@ def _sync_bn_to_bn(node):
             _sync_bn_to_bn(value)
 
 
+def _in_channels_owner(model):
+    """The part of a model config that takes the backbone's levels: the neck, else the head."""
+    for key in ('neck', 'panoptic_head', 'decode_head'):
+        if key in model:
+            return model[key]
+    raise KeyError(f'no neck or head in {sorted(model)}')
+
+
+def _shrink_mask2former_head(head) -> None:
+    head.num_queries = 20
+    head.pixel_decoder.encoder.num_layers = 1
+    head.transformer_decoder.num_layers = 3  # one per feature level
+
+
 def _shrink(path: Path, cfg) -> None:
     backbone = cfg.model.backbone
     backbone.arch = SMALL_ARCH
     backbone.window_size = FIT_WINDOWS if backbone.get('window_mode') == 'fit' else SMALL_WINDOWS
-    if _is_det(path):
-        cfg.model.neck.in_channels = SMALL_CHANNELS
+    _in_channels_owner(cfg.model).in_channels = SMALL_CHANNELS
+    # query-based heads: fewer queries, transformer layers and sampled points
+    if cfg.model.type == 'DINO':
+        cfg.model.update(num_queries=50, encoder=dict(num_layers=1), decoder=dict(num_layers=2))
+        cfg.model.dn_cfg.group_cfg.num_dn_queries = 10
+    elif cfg.model.type == 'Mask2Former':  # mmdet's
+        cfg.model.data_preprocessor.batch_augments[0].size = (64, 64)  # LSJ pads to 1024x1024
+        _shrink_mask2former_head(cfg.model.panoptic_head)
+        cfg.model.train_cfg.num_points = 1024
+    elif cfg.model.get('decode_head', {}).get('type') == 'Mask2FormerHead':  # mmseg's
+        _shrink_mask2former_head(cfg.model.decode_head)
+        cfg.model.decode_head.train_cfg.num_points = 1024
+        cfg.model.data_preprocessor.size = (64, 64)
+    elif _is_det(path):
         # fewer proposals / sampled RoIs: the cascade's 4-conv heads on 1000 RoIs x 3 stages
         # would dominate the CPU time
         train_cfg, test_cfg = cfg.model.train_cfg, cfg.model.test_cfg
@@ -128,7 +169,6 @@ def _shrink(path: Path, cfg) -> None:
             stage.sampler.num = 32
         test_cfg.rpn.update(nms_pre=200, max_per_img=32)
     else:
-        cfg.model.decode_head.in_channels = SMALL_CHANNELS
         cfg.model.auxiliary_head.in_channels = SMALL_CHANNELS[cfg.model.auxiliary_head.in_index]
         cfg.model.data_preprocessor.size = (64, 64)
     # SyncBN (cascade bbox heads, UperNet / FCN heads) needs a process group to train: use BN
@@ -163,6 +203,11 @@ def _seg_batch(num_images=1):
 
 RECIPE_CONFIGS = [p for p in ALL_CONFIGS if p.stem in DET_RECIPES or p.stem in SEG_RECIPES]
 FIT_CONFIGS = [p for p in ALL_CONFIGS if p.stem.endswith('_fit')]
+QUERY_CONFIGS = [p for p in ALL_CONFIGS if p.stem in QUERY_RECIPES]
+# the L3 and 36-epoch query configs shrink to the tiny model of their B 12-epoch config (the e2e
+# tests in tests/test_tools/test_e2e_query_heads.py train every one of them)
+TINY_CONFIGS = [p for p in ALL_CONFIGS
+                if p.stem not in QUERY_RECIPES or ('_l3_' not in p.stem and '_36e_' not in p.stem)]
 
 
 def test_config_set():
@@ -241,27 +286,94 @@ def test_fit_config_changes_only_the_window_mode(path):
     assert fit == base
 
 
+def test_query_config_set():
+    assert set(_ids(QUERY_CONFIGS)) == set(QUERY_RECIPES)
+
+
+@pytest.mark.parametrize('path', QUERY_CONFIGS, ids=_ids(QUERY_CONFIGS))
+def test_query_config_recipe(path):
+    """The key numbers of the DINO / Mask2Former configs: their mmdet / mmseg Swin recipes'."""
+    cfg = _load_raw(path)
+    variant, length = QUERY_RECIPES[path.stem]
+    backbone, optim = cfg.model.backbone, cfg.optim_wrapper
+    assert 'mmvision_mamba' in cfg.custom_imports.imports
+    assert backbone.type == 'MambaVision' and backbone.out_indices == (0, 1, 2, 3)
+    assert backbone.arch == ARCH[variant] and backbone.layer_scale == LAYER_SCALE[variant]
+    assert backbone.init_cfg == dict(type='Pretrained', checkpoint=CKPT[variant])
+    assert (backbone.window_size, backbone.window_mode) == ((8, 8, 112, 56), 'fit')
+    assert optim.type == 'OptimWrapper' and optim.optimizer.type == 'AdamW' and optim.optimizer.lr == 1e-4
+    assert optim.paramwise_cfg.custom_keys['backbone'].lr_mult == 0.1
+    assert cfg.train_dataloader.batch_size * 8 == cfg.auto_scale_lr.base_batch_size == 16
+    if cfg.model.type == 'DINO':
+        assert backbone.drop_path_rate == 0.2 and backbone.with_cp
+        assert cfg.model.num_feature_levels == 5 and cfg.model.num_queries == 900
+        assert (cfg.model.neck.type, cfg.model.neck.num_outs) == ('ChannelMapper', 5)  # + a stride-64 level
+        assert cfg.model.encoder.layer_cfg.self_attn_cfg.num_levels == 5
+        assert cfg.model.decoder.layer_cfg.cross_attn_cfg.num_levels == 5
+        assert (optim.optimizer.weight_decay, optim.clip_grad.max_norm) == (1e-4, 0.1)
+        assert cfg.train_cfg.max_epochs == length
+        assert cfg.param_scheduler[0].milestones == ([11] if length == 12 else [27, 33])
+    else:
+        assert backbone.drop_path_rate == 0.3
+        assert (optim.optimizer.weight_decay, optim.clip_grad.max_norm) == (0.05, 0.01)
+        assert cfg.train_cfg.max_iters == length
+        if _is_det(path):  # instance segmentation only, large-scale jittering at 1024x1024
+            assert cfg.model.type == 'Mask2Former' and not cfg.model.test_cfg.panoptic_on
+            assert cfg.model.panoptic_head.num_things_classes == 80
+            assert cfg.model.panoptic_head.num_stuff_classes == 0
+            assert cfg.model.data_preprocessor.batch_augments[0].size == (1024, 1024)
+            assert cfg.train_dataloader.dataset.data_prefix == dict(img='train2017/')  # no panoptic maps
+            assert cfg.val_evaluator.type == 'CocoMetric' and cfg.val_evaluator.metric == ['bbox', 'segm']
+        else:
+            assert cfg.model.decode_head.type == 'Mask2FormerHead' and cfg.model.decode_head.num_classes == 150
+            assert cfg.crop_size == cfg.model.data_preprocessor.size == (640, 640)
+
+
+@pytest.mark.parametrize('path', [p for p in QUERY_CONFIGS if p.stem.startswith('mask2former')],
+                         ids=[p.stem for p in QUERY_CONFIGS if p.stem.startswith('mask2former')])
+def test_mask2former_param_groups(path):
+    """Full-size model: the backbone at lr x0.1, with no weight decay on its norms,
+    layer scales, A_log and D, as the Swin recipes exempt their norms; no decay on the query / level
+    embeddings either."""
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    cfg = _load(path)
+    model = _build(path, cfg)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        optim = build_optim_wrapper(model, cfg.optim_wrapper)
+    base = optim.optimizer.defaults
+    names = {id(p): n for n, p in model.named_parameters()}
+    lr_wd = {names[id(p)]: (g['lr'], g['weight_decay']) for g in optim.optimizer.param_groups for p in g['params']}
+    assert len(lr_wd) == len(names)
+    exempt = ('.norm', '.gamma_', '.A_log', '.D', 'outnorm', 'conv_down.1.', 'conv_down.4.')
+    for name, (lr, wd) in lr_wd.items():
+        if name.startswith('backbone.'):
+            no_decay = any(key in name for key in exempt)
+            assert (lr, wd) == pytest.approx((0.1 * base['lr'], 0. if no_decay else base['weight_decay'])), name
+        elif any(key in name for key in ('query_embed', 'query_feat', 'level_embed')):
+            assert (lr, wd) == (base['lr'], 0.), name
+
+
 @pytest.mark.parametrize('path', ALL_CONFIGS, ids=_ids(ALL_CONFIGS))
 def test_full_size_model_builds(path):
     """The config's real model builds, and its neck/heads take the backbone's channels."""
     cfg = _load(path)
     model = _build(path, cfg)
     channels = list(model.backbone.out_channels)
-    if _is_det(path):
-        assert cfg.model.neck.in_channels == channels
-    else:
-        assert cfg.model.decode_head.in_channels == channels
+    assert _in_channels_owner(cfg.model).in_channels == channels
+    if 'auxiliary_head' in cfg.model:
         assert cfg.model.auxiliary_head.in_channels == channels[2]
     assert model.backbone.window_size == tuple(cfg.model.backbone.window_size)
     assert model.backbone.window_mode == cfg.model.backbone.get('window_mode', 'official')
 
 
-@pytest.mark.parametrize('path', ALL_CONFIGS, ids=_ids(ALL_CONFIGS))
+@pytest.mark.parametrize('path', TINY_CONFIGS, ids=_ids(TINY_CONFIGS))
 def test_tiny_forward(path):
     """Loss forward + backward and predict forward of the config's model with a small backbone."""
     cfg = _load(path)
     _shrink(path, cfg)
     model = _build(path, cfg)
+    model.init_weights()
     batch = _det_batch if _is_det(path) else _seg_batch
 
     model.train()
@@ -279,7 +391,9 @@ def test_tiny_forward(path):
     assert len(results) == 1
     if _is_det(path):
         pred = results[0].pred_instances
-        assert pred.bboxes.shape[-1] == 4 and len(pred.masks) == len(pred.bboxes)
+        assert pred.bboxes.shape[-1] == 4 and len(pred.scores) == len(pred.bboxes)
+        if cfg.model.type != 'DINO':  # a box-only detector
+            assert len(pred.masks) == len(pred.bboxes)
     else:
         assert results[0].pred_sem_seg.data.shape == (1, 64, 64)
 

@@ -106,10 +106,14 @@ def _type_name(cfg) -> str:
 
 
 def _head_mismatch(name: str, head, out_channels: Tuple[int, ...]) -> Optional[str]:
-    """Compares an mmseg decode/auxiliary head's in_channels with the maps its in_index picks."""
+    """Compares a head's in_channels with the maps its in_index picks (mmseg decode / auxiliary
+    heads: the last map by default; a head with a list of in_channels and no in_index, such as
+    Mask2Former's, takes them all)."""
     if not isinstance(head, dict) or 'in_channels' not in head:
         return None
-    in_channels, in_index = head['in_channels'], head.get('in_index', -1)
+    in_channels = head['in_channels']
+    takes_all = isinstance(in_channels, (list, tuple)) and 'in_index' not in head
+    in_index = list(range(len(out_channels))) if takes_all else head.get('in_index', -1)
     single = isinstance(in_index, int)
     indices = [in_index] if single else list(in_index)
     bad = [i for i in indices if not -len(out_channels) <= i < len(out_channels)]
@@ -126,8 +130,8 @@ def _head_mismatch(name: str, head, out_channels: Tuple[int, ...]) -> Optional[s
 
 
 def check_backbone_channels(cfg: Config) -> Optional[str]:
-    """Checks, without building anything, that the neck (or, without one, the decode and
-    auxiliary heads) takes the channels that a MambaVision backbone returns.
+    """Checks, without building anything, that the neck (or, without one, the decode,
+    auxiliary or panoptic heads) takes the channels that a MambaVision backbone returns.
 
     Returns:
         None when they match or the backbone is no MambaVision; else a message naming both
@@ -156,7 +160,7 @@ def check_backbone_channels(cfg: Config) -> Optional[str]:
             return (f'{where}.in_channels={list(in_channels)} but {described}: set '
                     f'{where}.in_channels={list(out_channels)}.')
         return None
-    for key in ('decode_head', 'auxiliary_head'):
+    for key in ('decode_head', 'auxiliary_head', 'panoptic_head'):
         heads = model.get(key)
         for i, head in enumerate(heads if isinstance(heads, (list, tuple)) else [heads]):
             name = f'model.{key}' + (f'[{i}]' if isinstance(heads, (list, tuple)) else '')

@@ -62,6 +62,19 @@ def test_segmentation_heads(tmp_path) -> None:
     assert check_backbone_channels(cfg) is None
 
 
+@pytest.mark.parametrize('name, head', [('mask2former_mambavision_b_640x640_160k_ade20k', 'decode_head'),
+                                        ('mask2former_mambavision_b_lsj_50e_coco', 'panoptic_head')])
+def test_heads_that_take_every_map(name: str, head: str) -> None:
+    """Mask2Former's heads (mmseg's decode head, mmdet's panoptic head) take all levels, without in_index."""
+    kind = 'seg' if name.endswith('ade20k') else 'det'
+    cfg = Config.fromfile(osp.join(ROOT, 'configs', kind, name + '.py'))
+    assert check_backbone_channels(cfg) is None
+    cfg.model[head].in_channels = [192, 384, 768, 1536]  # a Swin-L's
+    assert check_backbone_channels(cfg).startswith(
+        f'model.{head}.in_channels=[192, 384, 768, 1536] but the backbone maps it takes (in_index=[0, 1, 2, 3]) '
+        f'have [128, 256, 512, 1024] channels: set model.{head}.in_channels=[128, 256, 512, 1024].')
+
+
 def test_other_backbones_are_left_alone() -> None:
     cfg = Config(dict(model=dict(backbone=dict(type='ResNet', depth=50), neck=dict(in_channels=[1, 2]))))
     assert check_backbone_channels(cfg) is None

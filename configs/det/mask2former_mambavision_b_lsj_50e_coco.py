@@ -1,0 +1,53 @@
+# Mask2Former (instance segmentation only), MambaVision-B (ImageNet-1K), COCO, large-scale
+# jittering 1024x1024, 50 epochs (368750 iterations): mmdet's Swin instance recipe
+# (mask2former/mask2former_swin-s-p4-w7-224_8xb2-lsj-50e_coco.py) with a MambaVision backbone.
+# No published result. 16 images per batch (8 GPUs x 2), AdamW lr 1e-4 / wd 0.05, backbone
+# lr x0.1, gradient clip 0.01, fp32, lr x0.1 at iterations 327778 and 355092.
+_base_ = 'mmdet::mask2former/mask2former_swin-s-p4-w7-224_8xb2-lsj-50e_coco.py'
+
+custom_imports = dict(imports=['mmvision_mamba'], allow_failed_imports=False)
+
+pretrained = 'https://huggingface.co/nvidia/MambaVision-B-1K/resolve/main/mambavision_base_1k.pth.tar'  # noqa
+
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='MambaVision',
+        arch='base',
+        out_indices=(0, 1, 2, 3),
+        # No official checkpoint ties this head to the padded detection windows: 'fit' clips the
+        # windows to each map, so every level-2/3 map of an image up to 1792 px (112 x 16, 56 x 32;
+        # the 1024 px training crops, 1333 px test images) is one window of exactly its own tokens
+        # (global context as in the official recipes, no zero padding in attention and the scan).
+        window_size=(8, 8, 112, 56),
+        window_mode='fit',
+        drop_path_rate=0.3,  # Swin's in this recipe
+        layer_scale=1e-5,
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    panoptic_head=dict(in_channels=[128, 256, 512, 1024]))
+
+# instance annotations only: mmdet's recipe keeps its panoptic base's (unread) panoptic_*2017/ prefix
+train_dataloader = dict(dataset=dict(data_prefix=dict(_delete_=True, img='train2017/')))
+val_dataloader = dict(dataset=dict(data_prefix=dict(_delete_=True, img='val2017/')))
+test_dataloader = val_dataloader
+
+# As for Swin: the backbone at lr x0.1, no weight decay on its norms nor on the query / level
+# embeddings; here also none on the layer scales (gamma) and the selective scan's A_log / D.
+depths = (3, 3, 10, 5)
+backbone_no_decay = dict(lr_mult=0.1, decay_mult=0.0)
+embed_multi = dict(lr_mult=1.0, decay_mult=0.0)
+custom_keys = {
+    'backbone': dict(lr_mult=0.1, decay_mult=1.0),
+    'backbone.patch_embed.conv_down.1': backbone_no_decay,  # the stem's BatchNorms
+    'backbone.patch_embed.conv_down.4': backbone_no_decay,
+    'backbone.outnorm': backbone_no_decay,
+    'query_embed': embed_multi,
+    'query_feat': embed_multi,
+    'level_embed': embed_multi,
+}
+custom_keys.update({
+    f'backbone.levels.{level}.blocks.{block}.{name}': backbone_no_decay
+    for level, depth in enumerate(depths) for block in range(depth)
+    for name in (('norm', ) if level < 2 else ('norm', 'gamma', 'mixer.A_log', 'mixer.D'))
+})
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys=dict(_delete_=True, **custom_keys)))

@@ -1,0 +1,19 @@
+# Mask2Former (instance segmentation only), MambaVision-L3 (ImageNet-21K, 512 px; 740 M
+# parameters), COCO, LSJ 1024x1024, 50 epochs: the B config (mmdet's Swin instance recipe,
+# windows 'fit') with the L3 backbone. No published result.
+_base_ = './mask2former_mambavision_b_lsj_50e_coco.py'
+
+pretrained = 'https://huggingface.co/nvidia/MambaVision-L3-512-21K/resolve/main/mambavision_L3_21k_740m_512.pth.tar'  # noqa
+
+model = dict(
+    backbone=dict(arch='large3', init_cfg=dict(checkpoint=pretrained)),
+    panoptic_head=dict(in_channels=[256, 512, 1024, 2048]))
+
+# the B config's no-decay keys, extended to L3's deeper levels 2 and 3
+depths = (3, 3, 20, 10)
+backbone_no_decay = dict(lr_mult=0.1, decay_mult=0.0)
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={
+    f'backbone.levels.{level}.blocks.{block}.{name}': backbone_no_decay
+    for level in (2, 3) for block in range(depths[level])
+    for name in ('norm', 'gamma', 'mixer.A_log', 'mixer.D')
+}))
