@@ -27,11 +27,10 @@ train_cfg = dict(max_epochs=1, val_interval=1)
 default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))
 '''
 
-SEG_CFG = '''_base_ = {base!r}
-data_root = {root!r}
+# ADE20K-format toy data at 64 px crops, the data part of the tiny segmentation configs (a str.format
+# template: fill in root)
+ADE_64PX_DATA = '''data_root = {root!r}
 crop_size = (64, 64)
-model = dict(data_preprocessor=dict(size=crop_size),
-             backbone=dict(window_size=(8, 8, 4, 2), init_cfg=None))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations', reduce_zero_label=True),
@@ -50,6 +49,11 @@ train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
 val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
                       dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = val_dataloader
+'''
+
+SEG_CFG = '''_base_ = {base!r}
+''' + ADE_64PX_DATA + '''model = dict(data_preprocessor=dict(size=crop_size),
+             backbone=dict(window_size=(8, 8, 4, 2), init_cfg=None))
 train_cfg = dict(max_iters=2, val_interval=2)
 param_scheduler = [dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=2)]
 default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1))

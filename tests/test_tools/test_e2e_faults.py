@@ -13,6 +13,7 @@ import pytest
 
 from mmvision_mamba.engine import checkpoint_problem
 from mmvision_mamba.testing import make_ade_shapes
+from tests.test_tools.test_e2e import ADE_64PX_DATA
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))
@@ -20,30 +21,12 @@ pytestmark = pytest.mark.e2e
 
 # UperNet on a tiny MambaVision, 64 px crops, one checkpoint per iteration, no validation
 SEG_CFG = '''_base_ = {base!r}
-data_root = {root!r}
-crop_size = (64, 64)
-model = dict(
+''' + ADE_64PX_DATA + '''model = dict(
     data_preprocessor=dict(size=crop_size),
     backbone=dict(arch=dict(_delete_=True, dim=16, in_dim=8, depths=(1, 1, 2, 2), num_heads=(1, 1, 2, 2)),
                   window_size=(4, 4, 4, 2), drop_path_rate=0., init_cfg=None),
     decode_head=dict(in_channels=[16, 32, 64, 128], channels=16),
     auxiliary_head=dict(in_channels=64, channels=16))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='RandomCrop', crop_size=crop_size),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
 train_cfg = dict(max_iters=2, val_interval=100)
 param_scheduler = [dict(type='ConstantLR', factor=1., by_epoch=False, begin=0, end=2)]
 default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))

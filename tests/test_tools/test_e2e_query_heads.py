@@ -16,7 +16,7 @@ import pytest
 
 from mmvision_mamba.testing import SHAPE_CLASSES, SHAPE_PALETTE, make_ade_shapes, make_coco_shapes
 from tests.test_configs import QUERY_CONFIGS, SMALL_ARCH, SMALL_CHANNELS
-from tests.test_tools.test_e2e import run
+from tests.test_tools.test_e2e import ADE_64PX_DATA, run
 
 pytestmark = pytest.mark.e2e
 
@@ -82,31 +82,11 @@ train_cfg = dict(max_iters=2, val_interval=2)
 default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1))
 '''
 
-M2F_SEG_CFG = f'''_base_ = {{base!r}}
-data_root = {{root!r}}
-crop_size = (64, 64)
-model = dict(
+M2F_SEG_CFG = '''_base_ = {base!r}
+''' + ADE_64PX_DATA + f'''model = dict(
     data_preprocessor=dict(size=crop_size),
     {BACKBONE},
     decode_head=dict(in_channels={SMALL_CHANNELS!r}, {M2F_HEAD}, train_cfg=dict(num_points=1024)))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=crop_size, keep_ratio=True),
-    dict(type='LoadAnnotations', reduce_zero_label=True),
-    dict(type='PackSegInputs'),
-]
-train_dataloader = dict(batch_size=2, num_workers=0, persistent_workers=False,
-                        dataset=dict(data_root=data_root, pipeline=train_pipeline))
-val_dataloader = dict(batch_size=1, num_workers=0, persistent_workers=False,
-                      dataset=dict(data_root=data_root, pipeline=test_pipeline))
-test_dataloader = val_dataloader
 train_cfg = dict(max_iters=2, val_interval=2)
 default_hooks = dict(checkpoint=dict(interval=2), logger=dict(interval=1))
 '''
