@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # mmcv's CUDA ops are built only where the machine has CUDA.
 FORCE_CUDA ?= $(shell $(PY) -c "import torch; print(int(torch.cuda.is_available()))" 2>/dev/null || echo 0)
 
-.PHONY: venv test test-fast quickstart benchmark docs clean
+.PHONY: venv lint test test-fast quickstart benchmark docs clean
 
 venv: $(VENV)/.ready
 
@@ -26,8 +26,12 @@ $(VENV)/.ready: setup.py pyproject.toml Makefile $(wildcard mmvision_mamba/ops/c
 	    "output above; MMVM_BUILD_KERNEL=0 installs without it on purpose."; exit 1; }
 	touch $@
 
-test: venv
+test: venv lint
 	$(PY) -m pytest -q
+
+# the package's layers (.importlinter)
+lint: venv
+	$(VENV)/bin/lint-imports --no-cache
 
 test-fast: venv
 	$(PY) -m pytest -q -m "not e2e"

@@ -75,7 +75,7 @@ setup(
     extras_require={
         'cuda': ['mamba-ssm>=2.2', 'causal-conv1d>=1.4'],
         'export': EXPORT_REQUIRES,
-        'dev': ['pytest>=7', 'pytest-markdown-docs>=0.9', 'safetensors>=0.4', 'ftfy', 'regex',
+        'dev': ['pytest>=7', 'pytest-markdown-docs>=0.9', 'import-linter>=2.1', 'safetensors>=0.4', 'ftfy', 'regex',
                 'triton>=3.0; platform_system == "Linux"'] + EXPORT_REQUIRES,
         # myst-parser 5 needs markdown-it-py 4, which pytest-markdown-docs (dev) does not allow yet
         'docs': ['sphinx>=7,<9', 'myst-parser>=4,<5', 'furo'],

@@ -126,7 +126,7 @@ def run(fn, x, softplus=True, last_grad=False):
 
 def rel_err(a, e) -> float:
     """max |a - e| / max |e| (NaN when `a` is not finite), inf when the shapes differ."""
-    from mmvision_mamba.utils.compare import tensor_error  # importable once import_project has run
+    from mmvision_mamba.utils.tensor_error import tensor_error  # importable once import_project has run
 
     return tensor_error(e, a).rel if a.shape == e.shape else float('inf')
 

@@ -10,17 +10,11 @@ TTA and test-server files: docs/en/user_guides/leaderboard.md.
 import argparse
 import sys
 
-from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmvision_mamba.engine import UnreadableCheckpointError, resolve_load_from
-from mmvision_mamba.utils.cli import add_run_args, load_run_config
-from mmvision_mamba.utils.config_checks import (adapt_to_device, check_backbone_channels,
-                                                missing_data)
-from mmvision_mamba.utils.launch import init_cpu_distributed
-from mmvision_mamba.utils.submission import finish_submission, prepare_submission
-from mmvision_mamba.utils.tta import apply_tta
+from mmvision_mamba.apis import (adapt_to_device, add_run_args, apply_tta, enable_visualization, finish_submission,
+                                 load_run_config, prepare_run, prepare_submission)
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,24 +40,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
-    hooks = cfg.default_hooks
-    name = 'visualization'
-    if name not in hooks:
-        raise SystemExit('error: --show/--show-dir need a `visualization` entry in default_hooks.')
-    hooks[name].draw = True
-    if args.show:
-        hooks[name].show = True
-        hooks[name].wait_time = args.wait_time
-    if args.show_dir:
-        key = 'test_out_dir' if cfg.get('default_scope') == 'mmdet' else 'img_dir'
-        hooks[name][key] = args.show_dir
-        if key == 'img_dir':
-            cfg.visualizer.save_dir = args.show_dir
-            cfg.visualizer.setdefault('vis_backends', [dict(type='LocalVisBackend')])
-        hooks[name].interval = 1
-
-
 def main() -> None:
     args = parse_args()
     try:
@@ -71,20 +47,13 @@ def main() -> None:
         prepare_submission(cfg, args.out_dir, args.format_only)
         if args.tta or args.tta_box_only:
             print_log(apply_tta(cfg, box_only=args.tta_box_only), logger='current')
+        cfg.load_from = args.checkpoint
+        adapt_to_device(cfg)
+        if args.show or args.show_dir:
+            enable_visualization(cfg, args.show, args.show_dir, args.wait_time)
+        prepare_run(cfg, args.launcher, splits=('test_dataloader',))
     except ValueError as e:
         sys.exit(f'error: {e}')
-    cfg.load_from = args.checkpoint
-    adapt_to_device(cfg)
-    if args.show or args.show_dir:
-        enable_visualization(cfg, args)
-    problem = check_backbone_channels(cfg) or missing_data(cfg, splits=('test_dataloader',))
-    if problem:
-        sys.exit(f'error: {problem}')
-    try:
-        resolve_load_from(cfg)
-    except UnreadableCheckpointError as e:
-        sys.exit(f'error: {e}')
-    init_cpu_distributed(args.launcher, cfg)
     runner = Runner.from_cfg(cfg)
     if args.out:
         if cfg.get('default_scope') != 'mmdet':

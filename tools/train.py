@@ -9,11 +9,8 @@ import sys
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmvision_mamba.engine import UnreadableCheckpointError, resolve_load_from, use_atomic_checkpoints
-from mmvision_mamba.utils.cli import add_run_args, load_run_config
-from mmvision_mamba.utils.config_checks import (adapt_to_device, check_backbone_channels,
-                                                missing_data)
-from mmvision_mamba.utils.launch import init_cpu_distributed
+from mmvision_mamba.apis import adapt_to_device, add_run_args, load_run_config, prepare_run
+from mmvision_mamba.engine import use_atomic_checkpoints
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,14 +43,10 @@ def build_config(args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = build_config(args)
-    problem = check_backbone_channels(cfg) or missing_data(cfg)
-    if problem:
-        sys.exit(f'error: {problem}')
     try:
-        resolve_load_from(cfg)
-    except UnreadableCheckpointError as e:
+        prepare_run(cfg, args.launcher)
+    except ValueError as e:
         sys.exit(f'error: {e}')
-    init_cpu_distributed(args.launcher, cfg)
     Runner.from_cfg(cfg).train()
 
 

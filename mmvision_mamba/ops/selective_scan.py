@@ -100,12 +100,7 @@ def _log_choice(name: str, device_type: str, how: str, passed_over: List[str]) -
     _logged.add((name, device_type))
     msg = f'mmvision_mamba: selective scan on {device_type} runs on backend {name!r} ({how}'
     msg += '; passed over: ' + '; '.join(passed_over) + ')' if passed_over else ')'
-    try:
-        from mmengine.logging import print_log
-    except ImportError:  # mmvision_mamba.ops also runs with torch alone (tools/gpu_check.py)
-        logger.info(msg)
-    else:
-        print_log(msg, logger='current', level=logging.INFO)
+    logger.info(msg)  # reaches mmengine's log through mmvision_mamba.engine.logging
 
 
 @torch.compiler.assume_constant_result

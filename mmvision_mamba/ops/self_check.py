@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..utils.compare import tensor_error
+from ..utils.tensor_error import tensor_error
 from .selective_scan_ref import selective_scan_ref
 
 #: a result passes when every output and gradient is within RTOL * max(1, max |reference|) of the reference

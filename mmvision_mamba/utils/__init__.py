@@ -1,3 +1,1 @@
-from .checkpoint_io import load_checkpoint_file, register_safe_globals
-
-__all__ = ['load_checkpoint_file', 'register_safe_globals']
+"""Helpers every layer may import (torch only): tensor errors and timers."""

@@ -8,7 +8,7 @@ from mmvision_mamba.deployment import (count_nodes, export_onnx, export_program,
 from mmvision_mamba.models.backbones.mambavision import MambaVision
 from mmvision_mamba.ops.cpu_kernel import CHUNK_LEN, kernel_available
 from mmvision_mamba.ops.selective_scan_ref import selective_scan_ref
-from mmvision_mamba.utils.compare import max_errors
+from mmvision_mamba.utils.tensor_error import max_errors
 
 pytest.importorskip('onnxscript')
 pytest.importorskip('onnxruntime')

@@ -9,8 +9,8 @@ from mmengine.config import Config
 from mmengine.fileio import get_file_backend
 from mmengine.testing import RunnerTestCase
 
-from mmvision_mamba.engine import (AtomicCheckpointHook, AtomicLocalBackend, atomic_write, checkpoint_problem,
-                                   use_atomic_checkpoints)
+from mmvision_mamba.engine import AtomicCheckpointHook, AtomicLocalBackend, checkpoint_problem, use_atomic_checkpoints
+from mmvision_mamba.fileio import atomic_write
 
 _real_replace = os.replace
 

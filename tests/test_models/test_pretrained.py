@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 
 from mmvision_mamba.models import MambaVision
 from mmvision_mamba.models.utils import as_tensor
-from mmvision_mamba.utils import load_checkpoint_file
+from mmvision_mamba.fileio import load_checkpoint_file
 from tests.naive_mambavision import make_state_dict, randomize_state_dict
 
 SMALL = dict(dim=16, in_dim=8, depths=(1, 1, 3, 2), num_heads=(1, 2, 2, 4), window_size=(4, 4, 4, 2), layer_scale=1e-5)

@@ -96,7 +96,7 @@ def test_whole_model_matches_in_onnxruntime(tmp_path, config, library):
         import torch
 
         from mmvision_mamba.deployment import run_onnxruntime
-        from mmvision_mamba.utils.compare import max_errors
+        from mmvision_mamba.utils.tensor_error import max_errors
         target = result['model']
         for batch, h, w in [(2, 100, 70), (1, 161, 250)]:
             x = torch.randn(batch, 3, h, w)

@@ -154,7 +154,7 @@ def onnx_suite(repeats: int, threads: int, out_dir: str, warmup: int = 1, opsets
     512 px from one dynamic export per opset (23: attention as one `Attention` op), timed interleaved
     (`interleave`); ratio = eager / ORT time per round."""
     from mmvision_mamba.deployment import OnnxRuntimeModel, count_nodes, export_onnx
-    from mmvision_mamba.utils.compare import max_errors
+    from mmvision_mamba.utils.tensor_error import max_errors
 
     model = build_backbone('mambavision_tiny').eval()
     sessions, export_s, nodes = {}, {}, {}

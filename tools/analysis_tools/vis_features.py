@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from mmvision_mamba.models import MambaVision
 from mmvision_mamba.models.utils import extract_state_dict
-from mmvision_mamba.utils import load_checkpoint_file
+from mmvision_mamba.fileio import load_checkpoint_file
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -24,7 +24,7 @@ from torch import Tensor, nn
 
 from mmvision_mamba.deployment import (MIN_SIZE, OPSET, OnnxRuntimeModel, check_opset, count_nodes, export_onnx,
                                        flatten_outputs, replace_adaptive_avg_pools)
-from mmvision_mamba.utils.compare import max_errors
+from mmvision_mamba.utils.tensor_error import max_errors
 from mmvision_mamba.utils.timing import median_ms
 
 

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from mmvision_mamba.models import MambaVision
 from mmvision_mamba.models.utils import convert_mambavision, extract_state_dict
-from mmvision_mamba.utils import load_checkpoint_file
+from mmvision_mamba.fileio import load_checkpoint_file
 
 #: dataset name -> (scope, class count)
 DATASETS = {'coco': ('mmdet', 80), 'ade20k': ('mmseg', 150)}

@@ -10,7 +10,7 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from ..fileio import atomic_write, is_partial_file
+from ...fileio import atomic_write, is_local_path, is_partial_file
 
 #: Where mmengine's auto-resume looks for the path of the newest checkpoint (in work_dir).
 LAST_CHECKPOINT = 'last_checkpoint'
@@ -31,7 +31,7 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def __init__(self, **kwargs) -> None:
         out_dir = kwargs.get('out_dir')
-        local = out_dir is None or '://' not in str(out_dir)
+        local = out_dir is None or is_local_path(str(out_dir))
         if local and kwargs.get('backend_args') is None and kwargs.get('file_client_args') is None:
             kwargs['backend_args'] = dict(backend='atomic_local')
         super().__init__(**kwargs)

@@ -12,7 +12,7 @@ from mmengine.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmvision_mamba.utils import load_checkpoint_file
+from mmvision_mamba.fileio import load_checkpoint_file
 from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, build_out_norm, check_window_mode, crop,
                       level_window, pad_to_multiple, window_partition, window_reverse)
 from ..utils import as_tensor, convert_mambavision, extract_state_dict

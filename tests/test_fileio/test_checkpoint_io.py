@@ -12,7 +12,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader
 
 import mmvision_mamba  # noqa: F401  (registers the allow-list)
-from mmvision_mamba.utils import load_checkpoint_file
+from mmvision_mamba.fileio import load_checkpoint_file
 
 
 def test_mmengine_message_hub_loads_with_weights_only(tmp_path, monkeypatch) -> None:

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from mmvision_mamba.utils.compare import TensorError, max_errors, tensor_error
+from mmvision_mamba.utils.tensor_error import TensorError, max_errors, tensor_error
 
 
 def test_tensor_error_in_float64() -> None:

@@ -7,7 +7,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from mmvision_mamba.utils.config_checks import check_backbone_channels
+from mmvision_mamba.apis.config_checks import check_backbone_channels
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET = osp.join(ROOT, 'configs/det/mask_rcnn_mambavision_t.py')

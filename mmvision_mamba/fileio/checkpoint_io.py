@@ -5,9 +5,7 @@ import hashlib
 import http.client
 import os
 import pickle
-import re
 import socket
-import tempfile
 import urllib.error
 import urllib.request
 import zipfile
@@ -16,6 +14,9 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from urllib.parse import urlparse
 
 import torch
+
+from .atomic import atomic_open
+from .paths import url_scheme
 
 #: The only non-tensor objects the official files hold: timm's `.pth.tar` keep the training
 #: command line as an argparse.Namespace beside the weights.
@@ -27,7 +28,6 @@ DOWNLOAD_TIMEOUT_ENV = 'MMVM_DOWNLOAD_TIMEOUT'
 
 #: mmengine model-zoo names: they point at other networks (ResNet, ...), never at MambaVision.
 _MODEL_ZOO_SCHEMES = ('open-mmlab', 'openmmlab', 'torchvision', 'mmcls', 'mmpretrain', 'modelzoo', 'pavi')
-_SCHEME = re.compile(r'^([A-Za-z][A-Za-z0-9+.-]*)://')
 _LOCAL_PATH_HELP = ("To use a file you have downloaded elsewhere, give its local path: "
                     "init_cfg=dict(type='Pretrained', checkpoint='/path/to/file').")
 
@@ -121,20 +121,12 @@ def download_checkpoint(url: str, dst: str, timeout: Optional[float] = None, pro
             is left in the cache.
     """
     timeout = download_timeout() if timeout is None else timeout
-    folder = os.path.dirname(dst)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=os.path.basename(dst) + '.', suffix='.partial')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            received, expected = _fetch(url, f, timeout, progress)
+    with atomic_open(dst) as f:
+        received, expected = _fetch(url, f, timeout, progress)
         if expected is not None and received != expected:
             raise CheckpointDownloadError(
                 f'Download of {url} was cut off: {received} of {expected} bytes arrived. Nothing was '
                 'cached; try again. ' + _LOCAL_PATH_HELP)
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _fetch(url: str, f, timeout: float, progress: bool) -> Tuple[int, Optional[int]]:
@@ -215,20 +207,15 @@ def _as_path(checkpoint: Any) -> str:
         "init_cfg=dict(type='Pretrained', checkpoint='path/or/url').")
 
 
-def _scheme(path: str) -> Optional[str]:
-    match = _SCHEME.match(path)
-    return match.group(1).lower() if match else None
-
-
 def _is_url(path: str) -> bool:
-    return _scheme(path) in ('http', 'https')
+    return url_scheme(path) in ('http', 'https')
 
 
 def resolve_checkpoint_path(checkpoint: Union[str, os.PathLike]) -> str:
     """Returns a local file for `checkpoint`; http(s) URLs are downloaded once into
     `<torch hub dir>/checkpoints` (see :func:`cached_path_for_url`)."""
     path = _as_path(checkpoint)
-    scheme = _scheme(path)
+    scheme = url_scheme(path)
     if scheme in ('http', 'https'):
         cache = cached_path_for_url(path)
         if not os.path.isfile(cache):

@@ -10,11 +10,10 @@ from typing import List, Optional, Tuple
 from mmengine.config import Config
 from mmengine.logging import print_log
 
-from ..utils.checkpoint_io import sniff_format
+from ..fileio import is_local_path, sniff_format
 from .hooks.atomic_checkpoint_hook import LAST_CHECKPOINT
 
 #: `s3://`, `open-mmlab://`, `http://` ...: paths that mmengine reads through other backends.
-_SCHEME = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]+:')
 _STEP = re.compile(r'(\d+)\.pth$')
 
 
@@ -54,10 +53,6 @@ def checkpoint_problem(path: str) -> Optional[str]:
     return None
 
 
-def _is_local(path: str) -> bool:
-    return not _SCHEME.match(path)
-
-
 def _step(path: str) -> int:
     match = _STEP.search(osp.basename(path))
     return int(match.group(1)) if match else -1
@@ -90,7 +85,7 @@ def _readable_beside(path: str) -> str:
 def require_readable(path: str, action: str = 'load') -> None:
     """Raises :class:`UnreadableCheckpointError` naming `path`, what is wrong with it and the
     readable checkpoints in its folder, unless it looks whole (URLs and remote paths pass)."""
-    if not _is_local(path):
+    if not is_local_path(path):
         return
     path = osp.expanduser(path)
     problem = checkpoint_problem(path)
@@ -108,7 +103,7 @@ def _latest_readable(work_dir: str) -> Tuple[Optional[str], List[str]]:
     if osp.isfile(pointer):
         with open(pointer) as f:
             named = f.read().strip()
-        if named and not _is_local(named):
+        if named and not is_local_path(named):
             return named, []
     notes = [f'{pointer} is empty'] if named == '' else []
     folder = osp.dirname(named) if named else work_dir

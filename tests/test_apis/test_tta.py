@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmvision_mamba.utils.tta import DET_RATIOS, SEG_RATIOS, apply_tta, derive_tta_pipeline
+from mmvision_mamba.apis.tta import DET_RATIOS, SEG_RATIOS, apply_tta, derive_tta_pipeline
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET = osp.join(ROOT, 'configs/det/mask_rcnn_mambavision_t.py')

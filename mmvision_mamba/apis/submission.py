@@ -8,16 +8,11 @@ from typing import List, Optional
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 
-from .config_checks import test_dataset
+from .config_checks import test_dataset, type_name
 
 # CocoMetric writes {prefix}.bbox.json / {prefix}.segm.json; finish_submission renames them
 _COCO_PREFIX = 'results'
 _OVERLAY_KEYS = {'test_dataloader', 'test_evaluator'}
-
-
-def _type(cfg: dict) -> str:
-    t = cfg.get('type', '')
-    return t.rsplit('.', 1)[-1] if isinstance(t, str) else getattr(t, '__name__', '')
 
 
 def _evaluators(cfg: Config) -> list:
@@ -47,10 +42,10 @@ def _drop_annotations(pipeline: Optional[list]) -> None:
     """Removes LoadAnnotations from a pipeline, also inside TestTimeAug's transform lists."""
     if not pipeline:
         return
-    pipeline[:] = [t for t in pipeline if _type(t) != 'LoadAnnotations']
+    pipeline[:] = [t for t in pipeline if type_name(t) != 'LoadAnnotations']
     for t in pipeline:
-        if _type(t) == 'TestTimeAug':
-            t['transforms'] = [[x for x in step if _type(x) != 'LoadAnnotations'] for step in t['transforms']]
+        if type_name(t) == 'TestTimeAug':
+            t['transforms'] = [[x for x in step if type_name(x) != 'LoadAnnotations'] for step in t['transforms']]
             t['transforms'] = [step for step in t['transforms'] if step]
 
 
@@ -85,13 +80,13 @@ def prepare_submission(cfg: Config, out_dir: Optional[str], format_only: bool = 
                          'of one run are not mixed with others.')
     if osp.exists(out_dir) and not osp.isdir(out_dir):
         raise ValueError(f'--out-dir {out_dir} is a file: give a new or empty folder.')
-    known = [ev for ev in evaluators if _type(ev) in ('CocoMetric', 'IoUMetric')]
+    known = [ev for ev in evaluators if type_name(ev) in ('CocoMetric', 'IoUMetric')]
     if not known:
         raise ValueError('--out-dir / --format-only write COCO results (CocoMetric) or label PNGs (IoUMetric), '
-                         f'but the test evaluator is {[_type(ev) for ev in evaluators]}.')
+                         f'but the test evaluator is {[type_name(ev) for ev in evaluators]}.')
     for ev in known:
         ev['format_only'] = format_only
-        if _type(ev) == 'CocoMetric':
+        if type_name(ev) == 'CocoMetric':
             ev['outfile_prefix'] = osp.join(out_dir, _COCO_PREFIX)
         else:
             ev['output_dir'] = out_dir
@@ -100,7 +95,7 @@ def prepare_submission(cfg: Config, out_dir: Optional[str], format_only: bool = 
         _drop_annotations(ds.pipeline)
         _drop_annotations(cfg.get('tta_pipeline'))
         for ev in known:
-            if _type(ev) == 'CocoMetric' and ds.get('ann_file'):
+            if type_name(ev) == 'CocoMetric' and ds.get('ann_file'):
                 ev['ann_file'] = osp.join(ds.get('data_root') or '', ds.ann_file)
 
 
@@ -115,7 +110,7 @@ def finish_submission(cfg: Config, out_dir: str) -> List[str]:
         The paths of the server files in `out_dir`, sorted.
     """
     if is_main_process():
-        coco = [ev for ev in _evaluators(cfg) if _type(ev) == 'CocoMetric']
+        coco = [ev for ev in _evaluators(cfg) if type_name(ev) == 'CocoMetric']
         if coco:
             split = osp.splitext(osp.basename(coco[0].get('ann_file') or 'unknown'))[0]
             for prefix in ('image_info_', 'instances_'):

@@ -8,6 +8,8 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
+from ..models import MambaVision
+
 _DATA_HELP = {
     'coco': 'COCO 2017 from https://cocodataset.org/#download: put train2017/, val2017/ and '
             'annotations/instances_{{train,val}}2017.json under {root} (or a symlink to them)',
@@ -100,7 +102,8 @@ def _sync_bn_cfgs(node) -> Iterator[ConfigDict]:
             yield from _sync_bn_cfgs(v)
 
 
-def _type_name(cfg) -> str:
+def type_name(cfg) -> str:
+    """The class name a config dict builds (`mmdet.FPN` -> `FPN`; a class -> its name), '' for none."""
     t = cfg.get('type') if isinstance(cfg, dict) else None
     return t.rsplit('.', 1)[-1] if isinstance(t, str) else getattr(t, '__name__', '')
 
@@ -141,9 +144,8 @@ def check_backbone_channels(cfg: Config) -> Optional[str]:
     while isinstance(model, dict) and 'module' in model:  # a TTA model around it
         model = model['module']
     backbone = model.get('backbone') if isinstance(model, dict) else None
-    if _type_name(backbone) != 'MambaVision':
+    if type_name(backbone) != 'MambaVision':
         return None
-    from mmvision_mamba.models import MambaVision
     arch, out_indices = backbone.get('arch', 'tiny'), backbone.get('out_indices', (0, 1, 2, 3))
     try:
         out_channels = MambaVision.arch_channels(arch, out_indices)

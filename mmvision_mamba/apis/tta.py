@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 
-from .config_checks import test_dataset
+from .config_checks import test_dataset, type_name
 
 #: mmseg's ADE20K / Cityscapes multi-scale ratios (the leaderboard's "MS + flip")
 SEG_RATIOS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)
@@ -23,11 +23,6 @@ SEG_TTA_MODEL = dict(type='SegTTAModel')
 _FLIP_KEYS = ('flip', 'flip_direction')
 # model parts whose masks DetTTAModel cannot merge and that cannot be taken out of the model
 _MASK_ONLY_HEADS = ('panoptic_head', 'panoptic_fusion_head', 'mask_head')
-
-
-def _type(transform: dict) -> str:
-    t = transform.get('type', '')
-    return t.rsplit('.', 1)[-1] if isinstance(t, str) else getattr(t, '__name__', '')
 
 
 def _scaled(scale, ratio: float) -> Tuple[int, int]:
@@ -46,11 +41,11 @@ def derive_tta_pipeline(test_pipeline: Sequence[dict], ratios: Sequence[float]) 
         The transforms before the Resize, then a `TestTimeAug` over [resizes] x [no flip, flip] x the
         transforms after the Resize.
     """
-    resizes = [i for i, t in enumerate(test_pipeline) if _type(t) == 'Resize' and t.get('scale')]
+    resizes = [i for i, t in enumerate(test_pipeline) if type_name(t) == 'Resize' and t.get('scale')]
     if len(resizes) != 1:
         raise ValueError(
             f'--tta derives its views from the test pipeline\'s Resize(scale=...), but the test pipeline has '
-            f'{len(resizes)} such transforms ({[_type(t) for t in test_pipeline]}). Give the config a '
+            f'{len(resizes)} such transforms ({[type_name(t) for t in test_pipeline]}). Give the config a '
             '`tta_pipeline` (a TestTimeAug, as in mmseg\'s configs/_base_/datasets/ade20k.py).')
     i = resizes[0]
     resize = test_pipeline[i]
@@ -60,7 +55,7 @@ def derive_tta_pipeline(test_pipeline: Sequence[dict], ratios: Sequence[float]) 
     after = []
     for t in test_pipeline[i + 1:]:
         t = copy.deepcopy(t)
-        if _type(t) == 'PackDetInputs' and 'meta_keys' in t:
+        if type_name(t) == 'PackDetInputs' and 'meta_keys' in t:
             t['meta_keys'] = tuple(t['meta_keys']) + tuple(k for k in _FLIP_KEYS if k not in t['meta_keys'])
         after.append([t])
     return copy.deepcopy(list(test_pipeline[:i])) + [dict(type='TestTimeAug', transforms=[views, flips] + after)]
@@ -75,7 +70,7 @@ def _drop_mask_head(cfg: Config) -> str:
     roi_head['mask_roi_extractor'] = None
     evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [cfg.test_evaluator]
     for ev in evaluators:
-        if _type(ev) == 'CocoMetric':
+        if type_name(ev) == 'CocoMetric':
             ev['metric'] = ['bbox']
     return ('mask head dropped: boxes only (the checkpoint\'s mask-head weights are not loaded, mmengine '
             'lists them as unexpected keys)')

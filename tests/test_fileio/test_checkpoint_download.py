@@ -11,8 +11,8 @@ import pytest
 import torch
 from safetensors.torch import save
 
-from mmvision_mamba.utils import load_checkpoint_file
-from mmvision_mamba.utils.checkpoint_io import (DOWNLOAD_TIMEOUT_ENV, CheckpointDownloadError,
+from mmvision_mamba.fileio import load_checkpoint_file
+from mmvision_mamba.fileio.checkpoint_io import (DOWNLOAD_TIMEOUT_ENV, CheckpointDownloadError,
                                                 cached_path_for_url, download_timeout)
 
 # path -> (status, body, declared Content-Length or None for len(body))

@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmvision_mamba.utils.submission import apply_test_data, finish_submission, prepare_submission
+from mmvision_mamba.apis.submission import apply_test_data, finish_submission, prepare_submission
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DET = osp.join(ROOT, 'configs/det/cascade_mask_rcnn_mambavision_t_3x.py')

@@ -1,0 +1,15 @@
+"""The run layer: what tools/train.py, tools/test.py and the other tools do before and around a run
+(arguments, config checks, distributed start-up, TTA, test-server files)."""
+from .cli import add_run_args, load_run_config
+from .config_checks import adapt_to_device, check_backbone_channels, missing_data
+from .launch import init_cpu_distributed
+from .run import prepare_run
+from .submission import finish_submission, prepare_submission
+from .tta import apply_tta
+from .visualization import enable_visualization
+
+__all__ = [
+    'add_run_args', 'adapt_to_device', 'apply_tta', 'check_backbone_channels', 'enable_visualization',
+    'finish_submission', 'init_cpu_distributed', 'load_run_config', 'missing_data', 'prepare_run',
+    'prepare_submission'
+]
