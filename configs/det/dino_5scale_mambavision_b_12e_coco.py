@@ -15,10 +15,7 @@ model = dict(
         type='MambaVision',
         arch='base',
         out_indices=(0, 1, 2, 3),
-        # No official checkpoint ties this head to the padded detection windows: 'fit' clips the
-        # windows to each map, so every level-2/3 map of an image up to 1792 px (112 x 16, 56 x 32)
-        # is one window of exactly its own tokens (global context as in the official recipes, but
-        # no zero padding inside attention and the scan).
+        # 'fit' windows: every level-2/3 map up to 1792 px is one unpadded window (configs/README.md, Windows)
         window_size=(8, 8, 112, 56),
         window_mode='fit',
         drop_path_rate=0.2,  # Swin-L's in this recipe

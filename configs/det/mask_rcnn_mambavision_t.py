@@ -19,8 +19,7 @@ model = dict(
         # levels 2/3 (stride 16/32) take a 1333x800 image as one padded window, as the
         # official detection recipe does
         window_size=(8, 8, 112, 56),
-        # the official detection/segmentation runs trained every variant with 0.2: their
-        # backbone wrapper drops the configured value and uses its default
+        # what the official runs used, whatever their configs say (configs/README.md, Drop path)
         drop_path_rate=0.2,
         layer_scale=None,
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)),

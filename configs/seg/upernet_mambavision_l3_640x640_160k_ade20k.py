@@ -4,13 +4,12 @@
 # turned AMP off for L3 as unstable), linear warm-up 1500 iterations then poly; validation
 # every 5000 iterations.
 _base_ = [
-    'mmseg::_base_/models/upernet_swin.py',
+    '../_base_/models/upernet_mambavision.py',
     'mmseg::_base_/datasets/ade20k_640x640.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
 ]
 
-custom_imports = dict(imports=['mmvision_mamba'], allow_failed_imports=False)
 # mmengine's CheckpointHook, writing whole files (a temporary file renamed into place)
 default_hooks = dict(checkpoint=dict(type='AtomicCheckpointHook'))
 
@@ -20,16 +19,7 @@ crop_size = (640, 640)
 data_preprocessor = dict(size=crop_size)
 model = dict(
     data_preprocessor=data_preprocessor,
-    backbone=dict(
-        _delete_=True,
-        type='MambaVision',
-        arch='large3',
-        out_indices=(0, 1, 2, 3),
-        window_size=(8, 8, 64, 32),
-        # the official run used 0.2: its backbone wrapper drops the configured 0.8
-        drop_path_rate=0.2,
-        layer_scale=1e-5,
-        init_cfg=dict(type='Pretrained', checkpoint=pretrained)),
+    backbone=dict(arch='large3', layer_scale=1e-5, init_cfg=dict(checkpoint=pretrained)),
     decode_head=dict(in_channels=[256, 512, 1024, 2048], num_classes=150),
     auxiliary_head=dict(in_channels=1024, num_classes=150))
 
