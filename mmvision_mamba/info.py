@@ -56,9 +56,9 @@ def kernel_rows() -> List[Tuple[str, str]]:
         ('cpu kernel (mmvision_mamba._C)', cpu_kernel_state()),
         ('triton scan', ext_state(selective_scan_triton.triton_available(), 'kernels compile on first use per GPU')),
         ('mamba_ssm scan', ext_state(selective_scan_mamba.mamba_available(),
-                                     'raw extension' if selective_scan_mamba._ext is not None
+                                     'raw extension' if selective_scan_mamba.raw_extension_available()
                                      else 'selective_scan_fn only')),
-        ('causal_conv1d', ext_state(depthwise_conv._causal_conv1d_fn is not None, 'fused depthwise conv + SiLU')),
+        ('causal_conv1d', ext_state(depthwise_conv.causal_conv1d_available(), 'fused depthwise conv + SiLU')),
     ]
 
 
@@ -73,7 +73,7 @@ def self_checks(devices: List[torch.device]) -> List[Tuple[str, str, object]]:
         probe = torch.zeros(1, 1, 1, device=device)
         for name in available_backends(probe):
             rows.append((f'scan {name}', str(device), self_check_result(name, device)))
-        if device.type == 'cuda' and depthwise_conv._causal_conv1d_fn is not None:
+        if device.type == 'cuda' and depthwise_conv.causal_conv1d_available():
             rows.append(('causal_conv1d', str(device), cached_check(
                 'causal_conv1d', device, lambda d: check_same_conv(depthwise_conv.same_conv1d_silu_causal, d))))
     return rows

@@ -4,11 +4,10 @@ mmengine traces the model and counts each op with a handle; out of the box it ha
 custom op) and `aten::scaled_dot_product_attention`, so those are reported as unsupported and left out. The handles
 here count them. Every count follows mmengine's convention: one multiply-accumulate (MAC) is one flop.
 """
-import contextlib
 import math
 import typing
 from collections import Counter, OrderedDict
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union
+from typing import Any, ContextManager, Dict, List, Optional, Sequence, Set, Tuple, Union
 
 import torch
 from mmengine.analysis import FlopAnalyzer
@@ -18,9 +17,7 @@ from torch import Tensor, nn
 
 from mmvision_mamba.models.backbones.mambavision import MambaVision
 from mmvision_mamba.models.layers import DropPath, MambaVisionMixer
-from mmvision_mamba.models.layers import mamba_mixer as _mixer_module
-from mmvision_mamba.ops import available_backends
-from mmvision_mamba.ops.selective_scan_ref import selective_scan_ref
+from mmvision_mamba.ops import available_backends, register_backend, scan_backend, selective_scan, selective_scan_ref
 
 #: the custom forward ops of the selective-scan backends; their first nine arguments are
 #: (u, delta, A, B, C, D, z, delta_bias, delta_softplus)
@@ -97,24 +94,28 @@ def _(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Ten
     return torch.empty_like(u)
 
 
-@contextlib.contextmanager
-def scan_as_one_op() -> Iterator[None]:
-    """Within this context, mixers whose scan would run on the reference (no compiled kernel for the device)
-    call it as the single op `mmvision_mamba::selective_scan_ref_fwd`, which the scan handle counts."""
-    dispatch = _mixer_module.selective_scan
+#: the scan backend that `scan_as_one_op` selects (forward only: never chosen by 'auto')
+ONE_OP_BACKEND = 'flop_count'
 
-    def scan(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor] = None,
-             z: Optional[Tensor] = None, delta_bias: Optional[Tensor] = None, delta_softplus: bool = False,
-             **kwargs) -> Tensor:
-        if kwargs or available_backends(u)[:1] != ['reference']:
-            return dispatch(u, delta, A, B, C, D, z, delta_bias, delta_softplus, **kwargs)
-        return selective_scan_ref_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
 
-    _mixer_module.selective_scan = scan
-    try:
-        yield
-    finally:
-        _mixer_module.selective_scan = dispatch
+def _scan_one_op(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor] = None,
+                 z: Optional[Tensor] = None, delta_bias: Optional[Tensor] = None, delta_softplus: bool = False,
+                 return_last_state: bool = False) -> Union[Tensor, Tuple[Tensor, Tensor]]:
+    """The scan 'auto' would run, except that the reference runs as the single op
+    `mmvision_mamba::selective_scan_ref_fwd` (the kernels' ops are traced and counted as they are)."""
+    if return_last_state or available_backends(u)[:1] != ['reference']:
+        return selective_scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state, backend='auto')
+    return selective_scan_ref_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus)
+
+
+register_backend(ONE_OP_BACKEND, _scan_one_op, lambda u: True, auto=False)
+
+
+def scan_as_one_op() -> ContextManager[None]:
+    """Within this context, scans that would run on the reference (no compiled kernel for the device) run as the
+    single op `mmvision_mamba::selective_scan_ref_fwd`, which the scan handle counts (the scan backend
+    `ONE_OP_BACKEND`)."""
+    return scan_backend(ONE_OP_BACKEND)
 
 
 class MambaVisionFlopAnalyzer(FlopAnalyzer):

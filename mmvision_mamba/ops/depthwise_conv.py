@@ -20,6 +20,11 @@ _causal_conv1d_fn = getattr(_causal_conv1d, 'causal_conv1d_fn', None)
 _warned: set = set()  # devices where the failed self-check has been reported
 
 
+def causal_conv1d_available() -> bool:
+    """Whether causal-conv1d's `causal_conv1d_fn` imported."""
+    return _causal_conv1d_fn is not None
+
+
 def causal_kernel_proven(device: torch.device) -> bool:
     """Whether the causal-conv1d route passed its self-check on `device` (run on first call per process and
     device; a failure warns once, and the PyTorch conv runs instead)."""

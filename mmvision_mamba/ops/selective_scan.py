@@ -1,7 +1,8 @@
 """The one dispatch point of the selective scan: input validation, backend choice, self-checks and logging.
 
-Backend choice: `backend=` argument, else $MMVM_SCAN_BACKEND, else 'auto', which takes the first registered backend
-(in priority order) that supports the input and has passed its self-check on the input's device. Built-in order:
+Backend choice: `backend=` argument, else the innermost `scan_backend(name)` context, else $MMVM_SCAN_BACKEND, else
+'auto', which takes the first registered backend (in priority order) that supports the input and has passed its
+self-check on the input's device. Built-in order:
 'mamba_ssm' (CUDA, when mamba-ssm imports), 'triton' (CUDA), 'cpu' (compiled C++ kernel), 'reference'.
 
 Backends registered with `self_check=True` (the CUDA ones) are compared with the reference on a tiny problem on
@@ -12,12 +13,13 @@ that kernel, and falling back silently would hide that it is broken. The choice 
 self-check run eagerly while tracing (`torch.compiler.assume_constant_result`), so the graph holds the chosen
 backend only.
 """
+import contextlib
 import logging
 import os
 import threading
 import warnings
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -39,6 +41,7 @@ class ScanBackend:
     device_types: Tuple[str, ...]
     self_check: bool
     requires: str
+    auto: bool = True
 
 
 _BACKENDS: Dict[str, ScanBackend] = {}
@@ -47,10 +50,12 @@ _lock = threading.Lock()
 _logged: set = set()  # (backend, device type) whose choice has been logged
 _warned: set = set()  # (backend, device) whose failed self-check has been warned about
 _resolved: Dict[tuple, str] = {}
+_context: List[str] = []  # the names of the enclosing `scan_backend` contexts, innermost last (process-wide)
 
 
 def register_backend(name: str, fn: ScanFn, supports: Callable[[Tensor], bool], priority: Optional[float] = None,
-                     *, device_types: Tuple[str, ...] = (), self_check: bool = False, requires: str = '') -> None:
+                     *, device_types: Tuple[str, ...] = (), self_check: bool = False, requires: str = '',
+                     auto: bool = True) -> None:
     """Adds (or replaces) a scan backend.
 
     Args:
@@ -63,18 +68,35 @@ def register_backend(name: str, fn: ScanFn, supports: Callable[[Tensor], bool], 
             such a device, the log says why.
         self_check: compare it with the reference on first use per process and device before trusting it.
         requires: what `supports` needs, for the log when 'auto' passes over it (e.g. 'the mamba_ssm package').
+        auto: whether 'auto' may choose it; False for a backend that runs only when named (e.g. one without a
+            backward, such as the FLOP counter's in mmvision_mamba.analysis.flops).
     """
     if priority is None:
         priority = max((b.priority for b in _BACKENDS.values() if b.name != 'reference'), default=0) + 1
     with _lock:
-        _BACKENDS[name] = ScanBackend(name, fn, supports, priority, tuple(device_types), self_check, requires)
-        _ORDER[:] = sorted(_BACKENDS, key=lambda n: _BACKENDS[n].priority)
+        _BACKENDS[name] = ScanBackend(name, fn, supports, priority, tuple(device_types), self_check, requires, auto)
+        _ORDER[:] = sorted((n for n in _BACKENDS if _BACKENDS[n].auto), key=lambda n: _BACKENDS[n].priority)
         _resolved.clear()
 
 
 def available_backends(u: Optional[Tensor] = None) -> List[str]:
     """Backends in 'auto' order; with `u`, only those that can run on it (self-checks not run)."""
     return [name for name in _ORDER if u is None or _BACKENDS[name].supports(u)]
+
+
+@contextlib.contextmanager
+def scan_backend(name: str) -> Iterator[None]:
+    """Within the context, scans called without `backend=` run on backend `name` (over $MMVM_SCAN_BACKEND).
+
+    The setting is process-wide, not per thread; contexts nest (the innermost wins).
+    """
+    if name != 'auto' and name not in _BACKENDS:
+        raise ValueError(f'Unknown selective-scan backend {name!r}; choose "auto" or one of {sorted(_BACKENDS)}.')
+    _context.append(name)
+    try:
+        yield
+    finally:
+        _context.pop()
 
 
 def _device_str(device_type: str, index: Optional[int]) -> str:
@@ -149,11 +171,16 @@ def _choose(requested: str, how: str, candidates: Tuple[str, ...], device_type: 
 
 
 def resolve_backend(u: Tensor, backend: Optional[str] = None) -> str:
-    """Picks the backend for `u`: the argument, else $MMVM_SCAN_BACKEND, else the first in 'auto' order that
-    supports `u` and passes its self-check on u's device."""
-    env = os.environ.get('MMVM_SCAN_BACKEND')
-    name = backend or env or 'auto'
-    how = 'auto' if name == 'auto' else (f'backend={name!r}' if backend else f'MMVM_SCAN_BACKEND={name}')
+    """Picks the backend for `u`: the argument, else the innermost `scan_backend` context, else $MMVM_SCAN_BACKEND,
+    else the first in 'auto' order that supports `u` and passes its self-check on u's device."""
+    if backend:
+        name, how = backend, f'backend={backend!r}'
+    elif _context:
+        name, how = _context[-1], f'scan_backend({_context[-1]!r})'
+    else:
+        name = os.environ.get('MMVM_SCAN_BACKEND') or 'auto'
+        how = f'MMVM_SCAN_BACKEND={name}'
+    how = 'auto' if name == 'auto' else how
     if name == 'auto':
         candidates = tuple(available_backends(u))
     else:

@@ -5,14 +5,13 @@ import torch
 from torch import Tensor
 
 from .cpu_kernel import CHUNK_LEN, kernel_available, load_kernel
+from .custom_op import define_scan_op
 from .selective_scan import register_backend
 from .selective_scan_ref import compute_dtype, selective_scan_ref
 
 
-@torch.library.custom_op('mmvision_mamba::selective_scan_fwd', mutates_args=())
-def selective_scan_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-                       z: Optional[Tensor], delta_bias: Optional[Tensor], delta_softplus: bool
-                       ) -> Tuple[Tensor, Tensor, Tensor]:
+def _fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
+         delta_bias: Optional[Tensor], delta_softplus: bool) -> Tuple[Tensor, Tensor, Tensor]:
     """Selective scan forward; all tensors float32 or all float64.
 
     Args:
@@ -27,57 +26,26 @@ def selective_scan_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor
     return out, last, checkpoints
 
 
-@selective_scan_fwd.register_fake
-def _(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
-      delta_bias: Optional[Tensor], delta_softplus: bool) -> Tuple[Tensor, Tensor, Tensor]:
+def _fake_fwd(u: Tensor, delta: Tensor, A: Tensor, *args) -> Tuple[Tensor, Tensor, Tensor]:
     batch, dim, length = u.shape
     n = A.shape[1]
     chunks = (length + CHUNK_LEN - 1) // CHUNK_LEN
     return u.new_empty(batch, dim, length), u.new_empty(batch, dim, n), u.new_empty(batch, dim, chunks, n)
 
 
-@torch.library.custom_op('mmvision_mamba::selective_scan_bwd', mutates_args=())
-def selective_scan_bwd(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                       D: Optional[Tensor], z: Optional[Tensor], delta_bias: Optional[Tensor],
-                       checkpoints: Tensor, dlast: Optional[Tensor], delta_softplus: bool
-                       ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias) of `selective_scan_fwd`.
-
-    dout: (batch, dim, L); dlast: (batch, dim, N) gradient of the last state, if any. The gradients of absent
-    optional inputs are empty tensors.
-    """
-    grads = load_kernel().selective_scan_bwd(dout, u, delta, A, B, C, D, z, delta_bias, checkpoints, dlast,
-                                             delta_softplus)
+def _bwd(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+         z: Optional[Tensor], delta_bias: Optional[Tensor], checkpoints: Tensor, dlast: Optional[Tensor],
+         delta_softplus: bool) -> Tuple[Tensor, ...]:
+    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias) of the forward; dout (batch, dim, L), dlast
+    (batch, dim, N). The gradients of absent optional inputs are empty tensors."""
+    grads = load_kernel().selective_scan_bwd(dout.contiguous(), u, delta, A, B, C, D, z, delta_bias, checkpoints,
+                                             dlast, delta_softplus)
     return tuple(grads)
 
 
-@selective_scan_bwd.register_fake
-def _(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-      z: Optional[Tensor], delta_bias: Optional[Tensor], checkpoints: Tensor, dlast: Optional[Tensor],
-      delta_softplus: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    def like(t: Optional[Tensor]) -> Tensor:
-        return u.new_empty(0) if t is None else torch.empty_like(t, memory_format=torch.contiguous_format)
-
-    return (like(u), like(u), like(A), like(B), like(C), like(D), like(z), like(delta_bias))
-
-
-def _setup_context(ctx, inputs: tuple, output: tuple) -> None:
-    u, delta, A, B, C, D, z, delta_bias, delta_softplus = inputs
-    ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, output[2])
-    ctx.delta_softplus = delta_softplus
-
-
-def _backward(ctx, dout: Optional[Tensor], dlast: Optional[Tensor], _dcheckpoints: Optional[Tensor]) -> tuple:
-    u, delta, A, B, C, D, z, delta_bias, checkpoints = ctx.saved_tensors
-    if dout is None:
-        dout = torch.zeros_like(u)
-    du, ddelta, dA, dB, dC, dD, dz, dbias = selective_scan_bwd(
-        dout.contiguous(), u, delta, A, B, C, D, z, delta_bias, checkpoints, dlast, ctx.delta_softplus)
-    return (du, ddelta, dA, dB, dC, None if D is None else dD, None if z is None else dz,
-            None if delta_bias is None else dbias, None)
-
-
-selective_scan_fwd.register_autograd(_backward, setup_context=_setup_context)
+#: `mmvision_mamba::selective_scan_fwd` / `_bwd`, the ops that ONNX export lowers (mmvision_mamba.deployment)
+selective_scan_fwd, selective_scan_bwd = define_scan_op('selective_scan', _fwd, _bwd, _fake_fwd,
+                                                        residuals=('checkpoints',))
 
 
 def kernel_supports(B: Tensor, C: Tensor) -> bool:

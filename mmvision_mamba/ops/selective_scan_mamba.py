@@ -16,6 +16,7 @@ from typing import Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from .custom_op import define_scan_op
 from .optional import try_import
 from .selective_scan import register_backend
 from .selective_scan_ref import selective_scan_ref
@@ -35,6 +36,12 @@ def mamba_available() -> bool:
     return selective_scan_fn is not None
 
 
+def raw_extension_available() -> bool:
+    """Whether mamba_ssm's raw extension (fwd / bwd) is reachable, so that the scan runs as custom ops (else through
+    `selective_scan_fn`, a graph break under torch.compile)."""
+    return _ext is not None
+
+
 def _call(fn, *args):
     """Calls an extension function; retries with the trailing optional argument some releases added."""
     try:
@@ -43,11 +50,10 @@ def _call(fn, *args):
         return fn(*args, None)
 
 
-@torch.library.custom_op('mmvision_mamba::selective_scan_mamba_fwd', mutates_args=())
-def selective_scan_mamba_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-                             z: Optional[Tensor], delta_bias: Optional[Tensor], delta_softplus: bool,
-                             return_last_state: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-    """mamba-ssm's forward on inputs already in its layouts and dtypes (see `_prepare`).
+def _fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
+         delta_bias: Optional[Tensor], delta_softplus: bool, return_last_state: bool
+         ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """mamba-ssm's forward on inputs already in its layouts and dtypes (see `prepare_inputs`).
 
     `return_last_state` only tells the backward whether the caller can hold the last state (and so whether its
     gradient must be checked).
@@ -64,10 +70,9 @@ def selective_scan_mamba_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: 
     return rest[0], last, x, out
 
 
-@selective_scan_mamba_fwd.register_fake
-def _(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
-      delta_bias: Optional[Tensor], delta_softplus: bool, return_last_state: bool
-      ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+def _fake_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
+              delta_bias: Optional[Tensor], delta_softplus: bool, return_last_state: bool
+              ) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
     batch, dim, length = u.shape
     n_state = A.shape[1]
     chunks = (length + MAMBA_CHUNK - 1) // MAMBA_CHUNK
@@ -76,14 +81,12 @@ def _(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Ten
             u.new_empty(0) if z is None else u.new_empty(batch, dim, length))
 
 
-@torch.library.custom_op('mmvision_mamba::selective_scan_mamba_bwd', mutates_args=())
-def selective_scan_mamba_bwd(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                             D: Optional[Tensor], z: Optional[Tensor], delta_bias: Optional[Tensor], x: Tensor,
-                             out: Tensor, dlast: Optional[Tensor], delta_softplus: bool
-                             ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias) of `selective_scan_mamba_fwd` (empty tensors for
-    absent inputs). mamba-ssm cannot back-propagate through the last state: a non-zero `dlast` raises."""
-    if dlast is not None and bool(dlast.ne(0).any()):
+def _bwd(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+         z: Optional[Tensor], delta_bias: Optional[Tensor], x: Tensor, out: Tensor, dlast: Optional[Tensor],
+         delta_softplus: bool, return_last_state: bool) -> Tuple[Tensor, ...]:
+    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias) of the forward (empty tensors for absent inputs).
+    mamba-ssm cannot back-propagate through the last state: a non-zero `dlast` raises."""
+    if return_last_state and dlast is not None and bool(dlast.ne(0).any()):
         raise NotImplementedError("mamba_ssm's selective scan cannot back-propagate through the last state; "
                                   "use backend='triton' (CUDA) or 'reference'.")
     grads = _call(_ext.bwd, u, delta, A, B, C, D, z, delta_bias, dout.contiguous(), x,
@@ -98,39 +101,12 @@ def selective_scan_mamba_bwd(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, 
             fix(dbias, delta_bias))
 
 
-@selective_scan_mamba_bwd.register_fake
-def _(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-      z: Optional[Tensor], delta_bias: Optional[Tensor], x: Tensor, out: Tensor, dlast: Optional[Tensor],
-      delta_softplus: bool) -> Tuple[Tensor, ...]:
-    def like(t: Optional[Tensor]) -> Tensor:
-        return u.new_empty(0) if t is None else t.new_empty(t.shape)
-
-    return (like(u), like(delta), like(A), like(B), like(C), like(D), like(z), like(delta_bias))
+selective_scan_mamba_fwd, selective_scan_mamba_bwd = define_scan_op(
+    'selective_scan_mamba', _fwd, _bwd, _fake_fwd, residuals=('x', 'out'), extras=('bool return_last_state',))
 
 
-def _setup_context(ctx, inputs: tuple, output: tuple) -> None:
-    u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state = inputs
-    ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, output[2], output[3])
-    ctx.delta_softplus = delta_softplus
-    ctx.return_last_state = return_last_state
-
-
-def _backward(ctx, dout: Optional[Tensor], dlast: Optional[Tensor], _dx, _dout_pre) -> tuple:
-    u, delta, A, B, C, D, z, delta_bias, x, out = ctx.saved_tensors
-    if dout is None:
-        dout = torch.zeros_like(u)
-    du, ddelta, dA, dB, dC, dD, dz, dbias = selective_scan_mamba_bwd(
-        dout, u, delta, A, B, C, D, z, delta_bias, x, out, dlast if ctx.return_last_state else None,
-        ctx.delta_softplus)
-    return (du, ddelta, dA, dB, dC, None if D is None else dD, None if z is None else dz,
-            None if delta_bias is None else dbias, None, None)
-
-
-selective_scan_mamba_fwd.register_autograd(_backward, setup_context=_setup_context)
-
-
-def _prepare(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
-             delta_bias: Optional[Tensor]) -> tuple:
+def prepare_inputs(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+                   z: Optional[Tensor], delta_bias: Optional[Tensor]) -> tuple:
     """mamba-ssm's layouts and dtypes; the casts are differentiable, so gradients return in the callers' dtypes."""
     f32 = torch.float32
 
@@ -164,7 +140,7 @@ def selective_scan_mamba(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tens
         raise RuntimeError('the mamba_ssm selective scan needs the `mamba_ssm` package (with its CUDA build)')
     if u.dtype == torch.float64 or u.shape[-1] == 0:
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
-    args = _prepare(u, delta, A, B, C, D, z, delta_bias)
+    args = prepare_inputs(u, delta, A, B, C, D, z, delta_bias)
     if _ext is None:
         res = _scan_fn_eager(*args, delta_softplus=delta_softplus, return_last_state=return_last_state)
         if return_last_state:

@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, Optional, Tuple, Union
 import torch
 from torch import Tensor
 
+from .custom_op import define_scan_op
 from .optional import try_import
 from .selective_scan import register_backend
 from .selective_scan_ref import compute_dtype, selective_scan_ref
@@ -110,7 +111,7 @@ if triton is not None:
                  if 'do_not_specialize_on_alignment' in inspect.signature(triton.jit).parameters else {})
 
     @triton.jit(do_not_specialize=[n for n in _NO_SPEC if n not in ('n_blocks', 's_ob', 's_od')], **_NO_ALIGN)
-    def _fwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr,
+    def fwd_kernel(u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr,
                     out_ptr, last_ptr, ckpt_ptr,
                     dim, L, N, n_chunks, dpg_B, dpg_C,
                     s_ub, s_ud, s_ul, s_db, s_dd, s_dl, s_zb, s_zd, s_zl, s_Ad, s_An,
@@ -164,12 +165,12 @@ if triton is not None:
             tl.store(out_ptr + (pid_b * dim + d[:, None]) * L + t[None, :], y, mask=m2)
             h = tl.sum(tl.where((tt == BL - 1)[None, None, :], hs, 0.0), axis=2)
             # the last state is stored in the last chunk: stored after the loop, its address stayed live across
-            # the loop and ptxas spilled it on some targets (see triton_aot.py)
+            # the loop and ptxas spilled it on some targets (see analysis/triton_aot.py)
             if c == n_chunks - 1:
                 tl.store(last_ptr + (pid_b * dim + d[:, None]) * N + n[None, :], h, mask=mask_dn)
 
     @triton.jit(do_not_specialize=_NO_SPEC, **_NO_ALIGN)
-    def _bwd_kernel(dout_ptr, u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, ckpt_ptr, dlast_ptr,
+    def bwd_kernel(dout_ptr, u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, ckpt_ptr, dlast_ptr,
                     du_ptr, ddelta_ptr, dz_ptr, dA_ptr, dD_ptr, dbias_ptr, dB_ptr, dC_ptr,
                     dim, L, N, n_chunks, dpg_B, dpg_C, n_blocks,
                     s_ob, s_od, s_ol, s_ub, s_ud, s_ul, s_db, s_dd, s_dl, s_zb, s_zd, s_zl, s_Ad, s_An,
@@ -300,7 +301,7 @@ def _config(dim: int, n_state: int, groups_b: int, groups_c: int, chunk_len: int
     return block_d, n_pad
 
 
-def _chunk_len() -> int:
+def chunk_len() -> int:
     """Steps per chunk: TUNING['block_l'] (a power of two >= 16), independent of L so that torch.compile does not
     specialise on the sequence length."""
     return max(16, _pow2(int(TUNING['block_l'])))
@@ -311,8 +312,8 @@ def _on_device(t: Tensor):
     return torch.cuda.device(t.device) if t.is_cuda else contextlib.nullcontext()
 
 
-#: how `_fwd_impl` / `_bwd_impl` run a kernel: launcher(kernel, grid, args, kwargs). The ahead-of-time compile check
-#: (triton_aot.py) passes one that records the launch instead, with meta tensors as the arguments.
+#: how `launch_fwd` / `launch_bwd` run a kernel: launcher(kernel, grid, args, kwargs). The ahead-of-time compile
+#: check (mmvision_mamba/analysis/triton_aot.py) passes one that records the launch instead, on meta tensors.
 Launcher = Callable[[Any, Tuple[int, ...], tuple, dict], None]
 
 
@@ -336,9 +337,10 @@ def _check(u: Tensor, A: Tensor, B: Tensor, C: Tensor) -> None:
         raise ValueError(f'A must be (dim, N); got {tuple(A.shape)}')
 
 
-def _fwd_impl(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-              z: Optional[Tensor], delta_bias: Optional[Tensor], delta_softplus: bool, chunk_len: int,
-              launch: Launcher = _launch) -> Tuple[Tensor, Tensor, Tensor]:
+def launch_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+               z: Optional[Tensor], delta_bias: Optional[Tensor], delta_softplus: bool, chunk_len: int,
+               launch: Launcher = _launch) -> Tuple[Tensor, Tensor, Tensor]:
+    """The forward kernel's launch (see `selective_scan_triton_fwd`); `launch` runs or records it."""
     _check(u, A, B, C)
     batch, dim, length = u.shape
     n_state = A.shape[1]
@@ -358,15 +360,16 @@ def _fwd_impl(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Opti
             dim, length, n_state, n_chunks, dim // B4.shape[1], dim // C4.shape[1],
             *u.stride(), *delta.stride(), *zz.stride(), *A.stride(), *B4.stride(), *C4.stride(),
             0 if D is None else D.stride(0), 0 if delta_bias is None else delta_bias.stride(0))
-    launch(_fwd_kernel, grid, args,
+    launch(fwd_kernel, grid, args,
            dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
                 BD=block_d, NP=n_pad, BL=chunk_len, CT=_tl_dtype(ct), num_warps=int(TUNING['num_warps'])))
     return out, last, ckpt
 
 
-def _bwd_impl(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-              z: Optional[Tensor], delta_bias: Optional[Tensor], checkpoints: Tensor, dlast: Optional[Tensor],
-              delta_softplus: bool, chunk_len: int, launch: Launcher = _launch) -> Tuple[Tensor, ...]:
+def launch_bwd(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+               z: Optional[Tensor], delta_bias: Optional[Tensor], checkpoints: Tensor, dlast: Optional[Tensor],
+               delta_softplus: bool, chunk_len: int, launch: Launcher = _launch) -> Tuple[Tensor, ...]:
+    """The backward kernel's launch (see `selective_scan_triton_bwd`); `launch` runs or records it."""
     batch, dim, length = u.shape
     n_state = A.shape[1]
     ct = compute_dtype(u.dtype)
@@ -391,7 +394,7 @@ def _bwd_impl(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: T
                 dim, length, n_state, n_chunks, dim // B4.shape[1], dim // C4.shape[1], n_blocks,
                 *dout.stride(), *u.stride(), *delta.stride(), *zz.stride(), *A.stride(), *B4.stride(), *C4.stride(),
                 0 if D is None else D.stride(0), 0 if delta_bias is None else delta_bias.stride(0))
-        launch(_bwd_kernel, (batch, n_blocks), args,
+        launch(bwd_kernel, (batch, n_blocks), args,
                dict(HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
                     HAS_DLAST=dlast is not None, SOFTPLUS=delta_softplus,
                     NATIVE_REVERSE=TUNING['reverse'] == 'native', BD=block_d, NP=n_pad, BL=chunk_len,
@@ -410,10 +413,8 @@ def _bwd_impl(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: T
     return du, ddelta, dA, dB, dC, dD, dz, dbias
 
 
-@torch.library.custom_op('mmvision_mamba::selective_scan_triton_fwd', mutates_args=())
-def selective_scan_triton_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-                              z: Optional[Tensor], delta_bias: Optional[Tensor], delta_softplus: bool,
-                              chunk_len: int) -> Tuple[Tensor, Tensor, Tensor]:
+def _fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
+         delta_bias: Optional[Tensor], delta_softplus: bool, chunk_len: int) -> Tuple[Tensor, Tensor, Tensor]:
     """Selective scan forward on the Triton kernel; inputs of any float dtypes (computed as in the reference).
 
     Args:
@@ -424,12 +425,11 @@ def selective_scan_triton_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C:
         out (batch, dim, L) in u's dtype; the last state (batch, dim, N) and the state entering each chunk,
         (batch, dim, ceil(L / chunk_len), N), in the compute dtype.
     """
-    return _fwd_impl(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_len)
+    return launch_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_len)
 
 
-@selective_scan_triton_fwd.register_fake
-def _(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
-      delta_bias: Optional[Tensor], delta_softplus: bool, chunk_len: int) -> Tuple[Tensor, Tensor, Tensor]:
+def _fake_fwd(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor], z: Optional[Tensor],
+              delta_bias: Optional[Tensor], delta_softplus: bool, chunk_len: int) -> Tuple[Tensor, Tensor, Tensor]:
     batch, dim, length = u.shape
     n_state = A.shape[1]
     ct = compute_dtype(u.dtype)
@@ -438,44 +438,16 @@ def _(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Ten
             u.new_empty(batch, dim, chunks, n_state, dtype=ct))
 
 
-@torch.library.custom_op('mmvision_mamba::selective_scan_triton_bwd', mutates_args=())
-def selective_scan_triton_bwd(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor,
-                              D: Optional[Tensor], z: Optional[Tensor], delta_bias: Optional[Tensor],
-                              checkpoints: Tensor, dlast: Optional[Tensor], delta_softplus: bool, chunk_len: int
-                              ) -> Tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias) of `selective_scan_triton_fwd`, each in its
-    input's dtype; those of absent optional inputs are empty tensors."""
-    return _bwd_impl(dout, u, delta, A, B, C, D, z, delta_bias, checkpoints, dlast, delta_softplus, chunk_len)
+def _bwd(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
+         z: Optional[Tensor], delta_bias: Optional[Tensor], checkpoints: Tensor, dlast: Optional[Tensor],
+         delta_softplus: bool, chunk_len: int) -> Tuple[Tensor, ...]:
+    """Gradients (du, ddelta, dA, dB, dC, dD, dz, ddelta_bias) of the forward, each in its input's dtype; those of
+    absent optional inputs are empty tensors."""
+    return launch_bwd(dout, u, delta, A, B, C, D, z, delta_bias, checkpoints, dlast, delta_softplus, chunk_len)
 
 
-@selective_scan_triton_bwd.register_fake
-def _(dout: Tensor, u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor],
-      z: Optional[Tensor], delta_bias: Optional[Tensor], checkpoints: Tensor, dlast: Optional[Tensor],
-      delta_softplus: bool, chunk_len: int) -> Tuple[Tensor, ...]:
-    def like(t: Optional[Tensor]) -> Tensor:
-        return u.new_empty(0) if t is None else t.new_empty(t.shape)
-
-    return (like(u), like(delta), like(A), like(B), like(C), like(D), like(z), like(delta_bias))
-
-
-def _setup_context(ctx, inputs: tuple, output: tuple) -> None:
-    u, delta, A, B, C, D, z, delta_bias, delta_softplus, chunk_len = inputs
-    ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias, output[2])
-    ctx.delta_softplus = delta_softplus
-    ctx.chunk_len = chunk_len
-
-
-def _backward(ctx, dout: Optional[Tensor], dlast: Optional[Tensor], _dckpt: Optional[Tensor]) -> tuple:
-    u, delta, A, B, C, D, z, delta_bias, checkpoints = ctx.saved_tensors
-    if dout is None:
-        dout = torch.zeros_like(u)
-    du, ddelta, dA, dB, dC, dD, dz, dbias = selective_scan_triton_bwd(
-        dout, u, delta, A, B, C, D, z, delta_bias, checkpoints, dlast, ctx.delta_softplus, ctx.chunk_len)
-    return (du, ddelta, dA, dB, dC, None if D is None else dD, None if z is None else dz,
-            None if delta_bias is None else dbias, None, None)
-
-
-selective_scan_triton_fwd.register_autograd(_backward, setup_context=_setup_context)
+selective_scan_triton_fwd, selective_scan_triton_bwd = define_scan_op(
+    'selective_scan_triton', _fwd, _bwd, _fake_fwd, residuals=('checkpoints',), extras=('int chunk_len',))
 
 
 def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Optional[Tensor] = None,
@@ -491,12 +463,8 @@ def selective_scan_triton(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Ten
     if B.dim() == 2 or C.dim() == 2:
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state)
     out, last, _ = selective_scan_triton_fwd(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                                             _chunk_len())
+                                             chunk_len())
     return (out, last) if return_last_state else out
-
-
-#: the interpreter-callable entry point (same as `selective_scan_triton`)
-_scan_triton = selective_scan_triton
 
 
 def _supports(u: Tensor) -> bool:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..testing.scan_inputs import SCAN_ARGS, scan_inputs
 from ..utils.tensor_error import tensor_error
 from .selective_scan_ref import selective_scan_ref
 
@@ -22,7 +23,6 @@ from .selective_scan_ref import selective_scan_ref
 RTOL = 1e-3
 #: the scan problem: (batch, dim, N, L); L crosses the chunk boundaries of the CPU (16) and Triton (32) kernels
 SCAN_SHAPE = (2, 6, 3, 37)
-SCAN_INPUTS = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
 
 
 @dataclass(frozen=True)
@@ -90,29 +90,24 @@ def _guarded(check: Callable[[], CheckResult], device: torch.device) -> CheckRes
 
 
 def scan_problem(device: torch.device, dtype: torch.dtype = torch.float32) -> Dict[str, Tensor]:
-    """The self-check's scan inputs, (batch, dim, N, L) = SCAN_SHAPE, made on the CPU with a fixed seed."""
+    """The self-check's scan inputs, (batch, dim, N, L) = SCAN_SHAPE, with a fixed seed."""
     batch, dim, n_state, length = SCAN_SHAPE
-    g = torch.Generator().manual_seed(0)
-    x = dict(u=torch.randn(batch, dim, length, generator=g), delta=torch.randn(batch, dim, length, generator=g),
-             A=-torch.rand(dim, n_state, generator=g) * 2 - 0.1, B=torch.randn(batch, n_state, length, generator=g),
-             C=torch.randn(batch, n_state, length, generator=g), D=torch.randn(dim, generator=g),
-             z=torch.randn(batch, dim, length, generator=g), delta_bias=torch.randn(dim, generator=g) * 0.5)
-    return {k: v.to(device=device, dtype=dtype) for k, v in x.items()}
+    return scan_inputs(batch, dim, n_state, length, dtype=dtype, device=device)
 
 
 def _run_scan(fn: Callable, x: Dict[str, Tensor], weight: Tensor, grads: bool) -> List[Tensor]:
     leaves = {k: v.detach().clone().requires_grad_(grads) for k, v in x.items()}
-    out, last = fn(*[leaves[k] for k in SCAN_INPUTS], delta_softplus=True, return_last_state=True)
+    out, last = fn(*[leaves[k] for k in SCAN_ARGS], delta_softplus=True, return_last_state=True)
     results = [out, last]
     if grads:  # through out only: mamba-ssm cannot back-propagate through the last state
-        results += torch.autograd.grad((out * weight.to(out)).sum(), [leaves[k] for k in SCAN_INPUTS])
+        results += torch.autograd.grad((out * weight.to(out)).sum(), [leaves[k] for k in SCAN_ARGS])
     return results
 
 
 def check_scan(fn: Callable, device: torch.device, grads: bool = True) -> CheckResult:
     """Compares a scan backend `fn` (selective_scan's signature) on `device` with the float64 reference."""
     device = torch.device(device)
-    names = ['out', 'last state'] + ([f'grad {k}' for k in SCAN_INPUTS] if grads else [])
+    names = ['out', 'last state'] + ([f'grad {k}' for k in SCAN_ARGS] if grads else [])
 
     def check() -> CheckResult:
         x = scan_problem(device)

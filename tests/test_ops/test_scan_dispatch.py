@@ -9,22 +9,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mmvision_mamba.ops import available_backends, register_backend, selective_scan, selective_scan_ref
+from mmvision_mamba.ops import available_backends, register_backend, scan_backend, selective_scan, selective_scan_ref
 from mmvision_mamba.ops import depthwise_conv, self_check
 from mmvision_mamba.ops.self_check import check_same_conv, check_scan
+from mmvision_mamba.testing.scan_inputs import scan_inputs
 
 _loggers = itertools.count()
 dispatch = importlib.import_module('mmvision_mamba.ops.selective_scan')  # the name is shadowed by the function
 
 
-def inputs(batch=2, dim=16, n_state=8, length=49, **replace) -> dict:
-    g = torch.Generator().manual_seed(0)
-    x = dict(u=torch.randn(batch, dim, length, generator=g), delta=torch.randn(batch, dim, length, generator=g),
-             A=-torch.rand(dim, n_state, generator=g), B=torch.randn(batch, n_state, length, generator=g),
-             C=torch.randn(batch, n_state, length, generator=g), D=torch.randn(dim, generator=g),
-             z=torch.randn(batch, dim, length, generator=g), delta_bias=torch.randn(dim, generator=g))
-    x.update(replace)
-    return x
+def inputs(batch: int = 2, dim: int = 16, n_state: int = 8, length: int = 49, **replace) -> dict:
+    """float32 scan inputs, with some replaced."""
+    return dict(scan_inputs(batch, dim, n_state, length, dtype=torch.float32), **replace)
 
 
 BAD = [
@@ -160,6 +156,32 @@ def test_explicit_backend_that_fails_raises(registry, monkeypatch: pytest.Monkey
         selective_scan(**x)
     with pytest.raises(ValueError, match="Unknown selective-scan backend 'nope'"):
         selective_scan(**x, backend='nope')
+
+
+def test_scan_backend_context(registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backend registered with auto=False runs only when named: by the argument, or by the innermost
+    `scan_backend` context, which wins over $MMVM_SCAN_BACKEND and loses to the argument."""
+    calls: List[int] = []
+    register_backend('named_only', stand_in('right', calls), lambda u: True, auto=False)
+    assert 'named_only' not in available_backends()
+    x = inputs()
+    selective_scan(**x)
+    assert not calls
+    monkeypatch.setenv('MMVM_SCAN_BACKEND', 'reference')
+    with scan_backend('named_only'):
+        selective_scan(**x, delta_softplus=True)
+        assert len(calls) == 1
+        selective_scan(**x, backend='reference')
+        with scan_backend('reference'):
+            selective_scan(**x)
+        assert len(calls) == 1
+        selective_scan(**x)
+    assert len(calls) == 2
+    selective_scan(**x)
+    assert len(calls) == 2
+    with pytest.raises(ValueError, match="Unknown selective-scan backend 'nope'"):
+        with scan_backend('nope'):
+            pass
 
 
 def test_passed_over_backend_says_what_it_needs(registry, log_records) -> None:

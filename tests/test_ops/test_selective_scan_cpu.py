@@ -1,4 +1,5 @@
 """The compiled CPU selective-scan backend against the reference: outputs, gradients, custom op, compile."""
+import functools
 import itertools
 import warnings
 from typing import Dict, Optional, Sequence
@@ -10,8 +11,7 @@ from mmvision_mamba.ops import available_backends, cpu_kernel, selective_scan, s
 from mmvision_mamba.ops.cpu_kernel import CHUNK_LEN, load_kernel
 from mmvision_mamba.ops.selective_scan import resolve_backend
 from mmvision_mamba.ops.selective_scan_cpu import selective_scan_cpu
-
-NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
+from mmvision_mamba.testing.scan_inputs import SCAN_ARGS, scan_inputs
 #: relative tolerance (max error / max magnitude) of outputs and gradients per input dtype
 TOL = {torch.float64: 1e-10, torch.float32: 1e-4, torch.bfloat16: 2e-2, torch.float16: 5e-3}
 
@@ -23,23 +23,8 @@ def kernel():
     return module
 
 
-def make_inputs(batch: int = 2, dim: int = 20, n_state: int = 8, length: int = 33, dtype=torch.float64,
-                groups: Optional[int] = None, c_groups: Optional[int] = None, D: bool = True, z: bool = True,
-                delta_bias: bool = True, seed: int = 0) -> Dict[str, Optional[torch.Tensor]]:
-    """Inputs in the model's ranges: A = -exp(.), delta around softplus^-1 of 0.01..0.1 plus noise."""
-    g = torch.Generator().manual_seed(seed)
-
-    def randn(*shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=g, dtype=torch.float64)
-
-    def bc(g_count: Optional[int]) -> torch.Tensor:
-        return randn(batch, n_state, length) if g_count is None else randn(batch, g_count, n_state, length)
-
-    x = dict(u=randn(batch, dim, length), delta=randn(batch, dim, length) - 3.0,
-             A=-torch.exp(randn(dim, n_state)), B=bc(groups), C=bc(groups if c_groups is None else c_groups),
-             D=randn(dim) if D else None, z=randn(batch, dim, length) if z else None,
-             delta_bias=randn(dim) * 0.5 if delta_bias else None)
-    return {k: None if v is None else v.to(dtype) for k, v in x.items()}
+#: inputs in the model's ranges, float64 unless asked
+make_inputs = functools.partial(scan_inputs, dim=20)
 
 
 def rel_err(actual: torch.Tensor, expected: torch.Tensor) -> float:
@@ -177,9 +162,7 @@ def test_work_split_across_threads(threads: int, batch: int) -> None:
 
 
 def test_non_contiguous_inputs() -> None:
-    x = make_inputs(batch=2, dim=20, n_state=8, length=30)
-    x['B'] = x['B'].transpose(1, 2).contiguous().transpose(1, 2)  # as the mixer passes it
-    x['u'] = x['u'].transpose(1, 2).contiguous().transpose(1, 2)
+    x = make_inputs(batch=2, dim=20, n_state=8, length=30, layout='transposed')  # B as the mixer passes it
     assert not x['B'].is_contiguous() and not x['u'].is_contiguous()
     check_against_reference(x)
 
@@ -199,13 +182,13 @@ def test_empty_sequence() -> None:
 
 def test_gradcheck() -> None:
     x = make_inputs(batch=1, dim=3, n_state=2, length=5)
-    inputs = tuple(x[k].requires_grad_() for k in NAMES)
+    inputs = tuple(x[k].requires_grad_() for k in SCAN_ARGS)
     assert torch.autograd.gradcheck(
         lambda *a: selective_scan_cpu(*a, delta_softplus=True, return_last_state=True), inputs)
 
 
 def op_args(x: Dict[str, Optional[torch.Tensor]], delta_softplus: bool = True) -> Sequence:
-    return tuple(x[k] for k in NAMES) + (delta_softplus,)
+    return tuple(x[k] for k in SCAN_ARGS) + (delta_softplus,)
 
 
 @pytest.mark.parametrize('optional', [True, False])
@@ -231,7 +214,7 @@ def test_compile_fullgraph() -> None:
         return y.sum(-1) + last.sum(-1)
 
     compiled = torch.compile(block, fullgraph=True, backend='aot_eager')
-    leaves = [x[k].clone().requires_grad_() for k in NAMES]
+    leaves = [x[k].clone().requires_grad_() for k in SCAN_ARGS]
     expected = block(*leaves)
     expected_grads = torch.autograd.grad(expected.sum(), leaves)
     actual = compiled(*leaves)

@@ -3,7 +3,7 @@
 mamba-ssm's CUDA extension is replaced by a stand-in with the same calling convention and checks (its
 selective_scan.cpp: fwd(u, delta, A, B, C, D, z, delta_bias, softplus[, extra]) -> [out, x(, out_z)], bwd(...) ->
 [du, ddelta, dA, dB, dC, dD, ddelta_bias(, dz)]), computed with the reference. The real kernel is checked by
-tools/gpu_check.py on a GPU.
+test_gpu.py on a GPU (pytest -m gpu).
 """
 from typing import Optional
 
@@ -14,8 +14,7 @@ import torch.nn.functional as F
 from mmvision_mamba.ops import selective_scan_cpu  # noqa: F401  (its custom ops compute the stand-in)
 from mmvision_mamba.ops import selective_scan_mamba as mod
 from mmvision_mamba.ops.selective_scan_ref import selective_scan_ref
-
-NAMES = ('u', 'delta', 'A', 'B', 'C', 'D', 'z', 'delta_bias')
+from mmvision_mamba.testing.scan_inputs import SCAN_ARGS, ScanInputs, scan_inputs
 
 
 class FakeExt:
@@ -65,17 +64,12 @@ def fake_mamba(monkeypatch):
     monkeypatch.setattr(mod, 'selective_scan_fn', lambda *a, **k: None)
 
 
-def make_inputs(batch=2, dim=8, n_state=4, length=30, dtype=torch.float32, groups=None, optional=True,
-                non_contiguous=False):
-    g = torch.Generator().manual_seed(0)
-    r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
-    bc = (lambda: r(batch, length, n_state).transpose(1, 2)) if non_contiguous else (
-        lambda: r(batch, n_state, length) if groups is None else r(batch, groups, n_state, length))
-    x = dict(u=r(batch, dim, length), delta=r(batch, dim, length) - 3, A=-torch.exp(r(dim, n_state)), B=bc(),
-             C=bc(), D=r(dim) if optional else None, z=r(batch, dim, length) if optional else None,
-             delta_bias=r(dim) * 0.5 if optional else None)
-    return {k: None if v is None else (v.to(dtype) if k in ('u', 'delta', 'B', 'C', 'z') else v)
-            for k, v in x.items()}
+def make_inputs(batch: int = 2, dim: int = 8, n_state: int = 4, length: int = 30, dtype=torch.float32,
+                groups: Optional[int] = None, optional: bool = True, non_contiguous: bool = False) -> ScanInputs:
+    """Activations in `dtype`, parameters float32 (as under autocast)."""
+    return scan_inputs(batch, dim, n_state, length, dtype=dtype, param_dtype=torch.float32, groups=groups,
+                       D=optional, z=optional, delta_bias=optional,
+                       layout='transposed' if non_contiguous else 'contiguous')
 
 
 def run(fn, x, last: bool = False):
@@ -118,10 +112,15 @@ def test_float64_and_empty_use_reference(fake_mamba) -> None:
 
 
 def test_opcheck(fake_mamba) -> None:
-    x = mod._prepare(*make_inputs(length=20).values())
-    args = tuple(None if t is None else t.requires_grad_() for t in x) + (True, True)
+    x = make_inputs(length=20)
+    args = tuple(None if t is None else t.requires_grad_() for t in mod.prepare_inputs(*x.values())) + (True, True)
     torch.library.opcheck(torch.ops.mmvision_mamba.selective_scan_mamba_fwd.default, args,
                           test_utils=('test_schema', 'test_faketensor', 'test_autograd_registration'))
+    out, last, saved_x, pre_gate = torch.ops.mmvision_mamba.selective_scan_mamba_fwd(*args)
+    detached = [None if t is None else t.detach() for t in args[:8]]
+    torch.library.opcheck(torch.ops.mmvision_mamba.selective_scan_mamba_bwd.default,
+                          (torch.randn_like(out), *detached, saved_x.detach(), pre_gate.detach(), None, True, True),
+                          test_utils=('test_schema', 'test_faketensor'))
 
 
 def test_compile_fullgraph(fake_mamba) -> None:
@@ -130,7 +129,7 @@ def test_compile_fullgraph(fake_mamba) -> None:
     def block(*a: Optional[torch.Tensor]) -> torch.Tensor:
         return mod.selective_scan_mamba(a[0] * 2, *a[1:], delta_softplus=True).sum(-1)
 
-    leaves = [x[k].clone().requires_grad_() for k in NAMES]
+    leaves = [x[k].clone().requires_grad_() for k in SCAN_ARGS]
     expected = block(*leaves)
     expected_grads = torch.autograd.grad(expected.sum(), leaves)
     compiled = torch.compile(block, fullgraph=True, backend='aot_eager')

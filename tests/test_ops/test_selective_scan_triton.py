@@ -2,7 +2,7 @@
 
 TRITON_INTERPRET must be set before triton is first imported, and other tests may already have imported it, so the
 kernels run in a child process (this file run as a script), which prints its measurements as JSON; the tests here
-check them. Skipped where triton does not import. The CUDA path itself is checked by tools/gpu_check.py.
+check them. Skipped where triton does not import. The CUDA path itself is checked by test_gpu.py (-m gpu).
 """
 import json
 import os
@@ -74,31 +74,13 @@ def _patch_interpreter_scan() -> None:
     interpreter.ScanOps.generic_scan = generic_scan
 
 
-def _make_inputs(torch, batch=2, dim=8, n_state=8, length=33, dtype='float64', groups=None, c_groups=None,
-                 D=True, z=True, delta_bias=True, non_contiguous=False, delta_shift=0.0, positive_delta=False,
-                 seed=0):
-    g = torch.Generator().manual_seed(seed)
+def _make_inputs(torch, dtype: str = 'float64', non_contiguous: bool = False, **kwargs) -> dict:
+    """`scan_inputs` with the dtype as a name ('mixed': autocast's bf16 activations, float32 parameters)."""
+    from mmvision_mamba.testing.scan_inputs import scan_inputs
 
-    def randn(*shape):
-        return torch.randn(*shape, generator=g, dtype=torch.float64)
-
-    def bc(gc):
-        if non_contiguous:  # as the mixer passes it: a transpose of (batch, L, N)
-            return randn(batch, length, n_state).transpose(1, 2)
-        return randn(batch, n_state, length) if gc is None else randn(batch, gc, n_state, length)
-
-    x = dict(u=randn(batch, dim, length), delta=randn(batch, dim, length) - 3.0 + delta_shift,
-             A=-torch.exp(randn(dim, n_state)), B=bc(groups), C=bc(groups if c_groups is None else c_groups),
-             D=randn(dim) if D else None, z=randn(batch, dim, length) if z else None,
-             delta_bias=randn(dim) * 0.5 if delta_bias else None)
-    if non_contiguous:
-        x['u'] = randn(batch, length, dim).transpose(1, 2)
-    if positive_delta:  # no softplus: keep delta > 0, as the model does
-        x['delta'] = torch.nn.functional.softplus(x['delta'])
-    if dtype == 'mixed':  # autocast-like: bf16 activations, float32 parameters
-        return {k: None if v is None else v.to(torch.bfloat16 if k in ('u', 'delta', 'B', 'C', 'z')
-                                                else torch.float32) for k, v in x.items()}
-    return {k: None if v is None else v.to(getattr(torch, dtype)) for k, v in x.items()}
+    dtypes = dict(dtype=torch.bfloat16, param_dtype=torch.float32) if dtype == 'mixed' else dict(
+        dtype=getattr(torch, dtype))
+    return scan_inputs(**kwargs, **dtypes, layout='transposed' if non_contiguous else 'contiguous')
 
 
 def _run(torch, fn, x, softplus, last, loss_on):

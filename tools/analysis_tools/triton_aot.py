@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Compiles the Triton selective-scan kernels for GPU targets on a machine without a GPU, and reports registers,
-spills, stack and shared memory per kernel (see mmvision_mamba/ops/triton_aot.py).
+spills, stack and shared memory per kernel (see mmvision_mamba/analysis/triton_aot.py).
 
     python tools/analysis_tools/triton_aot.py                                  # the full sweep, every target
     python tools/analysis_tools/triton_aot.py --targets sm_80 sm_90 --variants mambavision --out aot.json
@@ -16,7 +16,7 @@ import sys
 import time
 from typing import List, Optional
 
-from mmvision_mamba.ops import triton_aot
+from mmvision_mamba.analysis import triton_aot
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -27,9 +27,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='optional inputs and layout (default: those of the full sweep)')
     parser.add_argument('--dtypes', nargs='+', choices=list(triton_aot.DTYPES),
                         help="dtype modes for every variant (default: each variant's in the full sweep)")
-    parser.add_argument('--models', nargs='+', choices=list(triton_aot.MAMBAVISION_DIMS),
+    parser.add_argument('--models', nargs='+', choices=list(triton_aot.MAMBAVISION_ARCHS),
                         help='MambaVision variants whose scan shapes to launch (default: all)')
-    parser.add_argument('--settings', nargs='+', choices=list(triton_aot.MAMBAVISION_WINDOWS),
+    parser.add_argument('--settings', nargs='+', choices=list(triton_aot.SETTINGS),
                         help='image settings (default: all)')
     parser.add_argument('--directions', nargs='+', default=['fwd', 'bwd'], choices=['fwd', 'bwd'])
     parser.add_argument('--workers', type=int, help='compile processes (default: the CPUs available)')

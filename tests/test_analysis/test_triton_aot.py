@@ -1,13 +1,17 @@
-"""The ahead-of-time compile check of the Triton scan kernels (mmvision_mamba.ops.triton_aot), on CPU: the kernels
+"""The ahead-of-time compile check of the Triton scan kernels (mmvision_mamba.analysis.triton_aot), on CPU: the kernels
 compile for GPU targets with no spill and within each card's shared memory, and kernels or launch configurations
 that break those rules fail the check. The full sweep (every target and specialisation) is the e2e test."""
+import importlib
+
 import pytest
 import torch
 
 triton = pytest.importorskip('triton')
 
-from mmvision_mamba.ops import selective_scan_triton  # noqa: E402
-from mmvision_mamba.ops import triton_aot as aot  # noqa: E402
+from mmvision_mamba.analysis import triton_aot as aot  # noqa: E402
+from mmvision_mamba.models import MambaVision  # noqa: E402
+from mmvision_mamba.models.layers import MambaVisionMixer  # noqa: E402
+from mmvision_mamba.ops import register_backend, scan_backend, selective_scan_triton  # noqa: E402
 
 if aot.triton is None:
     pytest.skip('the installed triton has no tl.associative_scan', allow_module_level=True)
@@ -78,38 +82,40 @@ def test_specialisation_follows_the_layout() -> None:
 
 
 def test_mixer_passes_the_layout_the_check_compiles(monkeypatch) -> None:
-    from mmvision_mamba.models.layers import mamba_mixer
-
+    dispatch = importlib.import_module('mmvision_mamba.ops.selective_scan')
+    monkeypatch.setattr(dispatch, '_BACKENDS', dict(dispatch._BACKENDS))  # the capturing backend is the test's
     seen = {}
 
-    def capture(u, delta, A, B, C, D=None, z=None, delta_bias=None, **kwargs):
+    def capture(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, return_last_state=False):
         seen.update(u=u, delta=delta, A=A, B=B, C=C, D=D, delta_bias=delta_bias)
         y = u * 1.0
         y.register_hook(lambda grad: seen.update(dout=grad))
         return y
 
-    monkeypatch.setattr(mamba_mixer, 'selective_scan', capture)
-    mixer = mamba_mixer.MambaVisionMixer(2 * T_L2.dim)
-    mixer(torch.randn(2, T_L2.length, 2 * T_L2.dim)).square().sum().backward()
-    expected = aot._inputs(T_L2, aot.VARIANTS['mambavision'], 'fp32')
+    register_backend('test_capture', capture, lambda u: True, auto=False)
+    mixer = MambaVisionMixer(2 * T_L2.dim)
+    with scan_backend('test_capture'):
+        mixer(torch.randn(2, T_L2.length, 2 * T_L2.dim)).square().sum().backward()
+    expected = aot.launch_inputs(T_L2, aot.VARIANTS['mambavision'], 'fp32')
+    assert set(seen) == {k for k, v in expected.items() if v is not None}
     for name, t in seen.items():
         e = expected[name]
         assert (t.shape, t.stride(), t.storage_offset(), t.dtype) == (e.shape, e.stride(), e.storage_offset(),
                                                                       e.dtype), name
 
 
-def test_shapes_match_the_model() -> None:
-    from mmvision_mamba.models import MambaVision
-
+def test_shapes_come_from_the_arch_table() -> None:
+    shapes = {s.name: s for s in aot.mambavision_shapes()}
+    assert len(shapes) == len(MambaVision.arch_settings) * len(aot.SETTINGS) * 2
     for alias, name in MambaVision.arch_aliases.items():
         settings = MambaVision.arch_settings[name]
-        assert aot.MAMBAVISION_DIMS[alias.upper()] == settings['dim']
-        windows = aot.MAMBAVISION_WINDOWS['cls224']
-        assert windows.get(alias.upper(), windows['*']) == settings['window_size'][2:]
-    shapes = {s.name: s for s in aot.mambavision_shapes()}
-    assert len(shapes) == 7 * 3 * 2
+        for level in (2, 3):
+            shape = shapes[f'{alias.upper()}.cls224.l{level}']
+            assert shape.dim == settings['dim'] * 2 ** level // 2  # the mixer scans half the level's channels
+            assert shape.length == settings['window_size'][level] ** 2
     assert (shapes['T.cls224.l2'].dim, shapes['T.cls224.l2'].length, shapes['T.cls224.l2'].x_proj) == (160, 196, 36)
     assert (shapes['L3.det.l3'].dim, shapes['L3.det.l3'].length) == (1024, 56 * 56)
+    assert shapes['S.seg.l2'].length == 160 * 160 and aot.D_STATE == MambaVisionMixer(16).d_state == 8
     with pytest.raises(ValueError, match='unknown MambaVision variant'):
         aot.mambavision_shapes(['XL'])
 
@@ -142,7 +148,7 @@ def test_spilling_launch_config_fails_the_check(monkeypatch) -> None:
 
 
 def test_interpreted_kernels_are_refused(monkeypatch) -> None:
-    monkeypatch.setattr(selective_scan_triton, '_fwd_kernel', object())
+    monkeypatch.setattr(selective_scan_triton, 'fwd_kernel', object())
     with pytest.raises(RuntimeError, match='without TRITON_INTERPRET'):
         aot.sweep([SM90])
 

@@ -1,7 +1,8 @@
 """Ahead-of-time compile check of the Triton selective-scan kernels for named GPU targets, without a GPU or driver.
 
-The launches checked are those the backend makes: `_fwd_impl` and `_bwd_impl` run on meta tensors laid out as the
-caller passes them, with a launcher that records each launch instead of running it. Triton's own launch-time
+The launches checked are those the backend makes: its `launch_fwd` and `launch_bwd` run on meta tensors laid out as
+the caller passes them, with a launcher that records each launch instead of running it; the scan sizes come from
+MambaVision's arch table. Triton's own launch-time
 specialisation (argument dtypes, 16-byte aligned pointers, integers equal to 1 or divisible by 16, as the kernel
 allows) turns a launch into a compile key; each distinct key is compiled once per target with `triton.compile`
 (Triton ships the `ptxas` it needs).
@@ -12,8 +13,8 @@ memory per block and its registers fit one block (as Triton checks when it loads
 here (tests/test_ops/test_selective_scan_triton.py runs the kernels in Triton's interpreter).
 """
 import contextlib
+import inspect
 import io
-import math
 import multiprocessing
 import os
 import re
@@ -24,7 +25,10 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor
 
-from . import selective_scan_triton as scan_triton
+from mmvision_mamba.models.backbones import MambaVision
+from mmvision_mamba.models.layers import MambaVisionMixer
+from mmvision_mamba.ops import selective_scan_triton as scan_triton
+from mmvision_mamba.testing.scan_inputs import mixer_x_proj_width, scan_inputs
 
 triton = scan_triton.triton
 
@@ -49,18 +53,30 @@ TARGETS: Tuple[GPUArch, ...] = (
 #: 32-bit registers one block may hold (every target above)
 REGS_PER_BLOCK = 65536
 
-#: MambaVision's variants: stem width `dim`; the hybrid levels 2 and 3 have 4*dim and 8*dim channels and scan half
-#: of them (mixer expand 1, x/z split). Same numbers as MambaVision.arch_settings (a test keeps them in step).
-MAMBAVISION_DIMS: Dict[str, int] = {'T': 80, 'T2': 80, 'S': 96, 'B': 128, 'L': 196, 'L2': 196, 'L3': 256}
-#: scan length = window area of levels 2 and 3, per setting ('*': the variants not named): classification at
-#: 224 px (one window per map; L3's 16 and 8 pad the 14x14 and 7x7 maps), the detection configs' windows (one padded
-#: window per map at 1333x800) and the segmentation configs' (512 px; L3 640 px)
-MAMBAVISION_WINDOWS: Dict[str, Dict[str, Tuple[int, int]]] = {
-    'cls224': {'*': (14, 7), 'L3': (16, 8)},
+#: MambaVision's variants (upper-case aliases, e.g. 'T', 'L3') -> arch names of `MambaVision.arch_settings`
+MAMBAVISION_ARCHS: Dict[str, str] = {alias.upper(): name for alias, name in MambaVision.arch_aliases.items()}
+#: scan length = window area of levels 2 and 3, per setting: classification at 224 px (the arch table's windows: one
+#: window per map; L3's 16 and 8 pad the 14x14 and 7x7 maps), and the windows of the detection configs (one padded
+#: window per map at 1333x800) and the segmentation configs (512 px; L3 640 px), per variant ('*': the others)
+CONFIG_WINDOWS: Dict[str, Dict[str, Tuple[int, int]]] = {
     'det': {'*': (112, 56)},
     'seg': {'*': (64, 32), 'S': (160, 56)},
 }
-D_STATE = 8
+SETTINGS = ('cls224',) + tuple(CONFIG_WINDOWS)
+#: the mixer's state size N
+D_STATE: int = inspect.signature(MambaVisionMixer).parameters['d_state'].default
+#: the hybrid levels, whose mixers scan
+SCAN_LEVELS = (2, 3)
+
+
+def level_windows(variant: str, setting: str) -> Tuple[int, ...]:
+    """The windows of levels 2 and 3 of MambaVision-`variant` (e.g. 'T') in an image `setting` (`SETTINGS`)."""
+    if setting == 'cls224':
+        return tuple(MambaVision.resolve_arch(MAMBAVISION_ARCHS[variant])['window_size'][level]
+                     for level in SCAN_LEVELS)
+    windows = CONFIG_WINDOWS[setting]
+    return windows.get(variant, windows['*'])
+
 
 #: dtype modes: (activations u, delta, B, C, z; parameters A, D, delta_bias). 'amp-*' is the mixer under autocast
 #: (half activations, float32 parameters); 'fp16' / 'bf16' a model cast to half.
@@ -117,21 +133,21 @@ class ScanShape:
 
     @property
     def x_proj(self) -> int:
-        return math.ceil(2 * self.dim / 16) + 2 * self.n_state
+        return mixer_x_proj_width(self.dim, self.n_state)
 
 
 def mambavision_shapes(variants: Optional[Iterable[str]] = None,
                        settings: Optional[Iterable[str]] = None) -> List[ScanShape]:
-    """The scans of MambaVision's hybrid levels, named '<variant>.<setting>.l<level>' (e.g. 'T.cls224.l2')."""
+    """The scans of MambaVision's hybrid levels, named '<variant>.<setting>.l<level>' (e.g. 'T.cls224.l2'): the
+    mixer of a level with C channels scans C / 2 of them (its x/z split) over a window's area."""
     shapes = []
-    for variant in variants or MAMBAVISION_DIMS:
-        if variant not in MAMBAVISION_DIMS:
-            raise ValueError(f'unknown MambaVision variant {variant!r}; choose from {list(MAMBAVISION_DIMS)}')
-        for setting in settings or MAMBAVISION_WINDOWS:
-            windows = MAMBAVISION_WINDOWS[setting]
-            for level, window in zip((2, 3), windows.get(variant, windows['*'])):
-                width = MAMBAVISION_DIMS[variant] * 2 ** level // 2
-                shapes.append(ScanShape(f'{variant}.{setting}.l{level}', width, window * window))
+    for variant in variants or MAMBAVISION_ARCHS:
+        if variant not in MAMBAVISION_ARCHS:
+            raise ValueError(f'unknown MambaVision variant {variant!r}; choose from {list(MAMBAVISION_ARCHS)}')
+        channels = MambaVision.arch_channels(MAMBAVISION_ARCHS[variant], SCAN_LEVELS)
+        for setting in settings or SETTINGS:
+            for level, width, window in zip(SCAN_LEVELS, channels, level_windows(variant, setting)):
+                shapes.append(ScanShape(f'{variant}.{setting}.l{level}', width // 2, window * window))
     return shapes
 
 
@@ -145,31 +161,18 @@ class Launch:
     kwargs: dict
 
 
-def _inputs(shape: ScanShape, variant: Variant, dtype: str, batch: int = 2) -> Dict[str, Optional[Tensor]]:
+def launch_inputs(shape: ScanShape, variant: Variant, dtype: str, batch: int = 2) -> Dict[str, Optional[Tensor]]:
+    """Meta tensors of one scan call in `variant`'s layout, and 'dout', the gradient of its output."""
     act, param = DTYPES[dtype]
-    dim, length, n = shape.dim, shape.length, shape.n_state
-
-    def empty(*size, dt=act):
-        return torch.empty(*size, dtype=dt, device='meta')
-
-    x = dict(u=empty(batch, dim, length), A=empty(dim, n, dt=param),
-             D=empty(dim, dt=param) if variant.D else None,
-             delta_bias=empty(dim, dt=param) if variant.delta_bias else None,
-             z=empty(batch, dim, length) if variant.z else None)
-    if variant.layout == 'mixer-causal-conv':  # same_conv1d_silu_causal: y[..., 1:] of (batch, dim, L + 1)
-        x['u'] = empty(batch, dim, length + 1)[..., 1:]
-    if variant.layout in ('mixer', 'mixer-causal-conv'):
-        x['delta'] = empty(batch, length, dim).transpose(1, 2)  # dt_proj's output, transposed
-        x_dbl = empty(batch, length, shape.x_proj)  # x_proj's output: dt_rank | B | C
-        rank = shape.x_proj - 2 * n
-        x['B'] = x_dbl[..., rank:rank + n].transpose(1, 2)
-        x['C'] = x_dbl[..., rank + n:].transpose(1, 2)
-        x['dout'] = empty(batch, length, 2 * dim).transpose(1, 2)[:, :dim]  # out_proj's input grad, y's half
-    elif variant.layout == 'contiguous':
-        x.update(delta=empty(batch, dim, length), B=empty(batch, n, length), C=empty(batch, n, length),
-                 dout=empty(batch, dim, length))
-    else:
+    if variant.layout not in ('mixer', 'mixer-causal-conv', 'contiguous'):
         raise ValueError(f"layout must be 'mixer', 'mixer-causal-conv' or 'contiguous', got {variant.layout!r}")
+    x = scan_inputs(batch, shape.dim, shape.n_state, shape.length, dtype=act, param_dtype=param, device='meta',
+                    D=variant.D, z=variant.z, delta_bias=variant.delta_bias, layout=variant.layout)
+    if variant.layout == 'contiguous':
+        x['dout'] = torch.empty(batch, shape.dim, shape.length, dtype=act, device='meta')
+    else:  # out_proj's input gradient, the scan output's half
+        x['dout'] = torch.empty(batch, shape.length, 2 * shape.dim, dtype=act, device='meta').transpose(1, 2)[
+            :, :shape.dim]
     return x
 
 
@@ -180,13 +183,13 @@ def record_launches(shape: ScanShape, variant: Variant, dtype: str) -> List[Laun
     def record(kernel, grid, args, kwargs) -> None:
         launches.append(Launch(kernel, grid, args, kwargs))
 
-    x = _inputs(shape, variant, dtype)
-    chunk = scan_triton._chunk_len()
-    _, last, ckpt = scan_triton._fwd_impl(x['u'], x['delta'], x['A'], x['B'], x['C'], x['D'], x['z'],
-                                          x['delta_bias'], variant.softplus, chunk, launch=record)
+    x = launch_inputs(shape, variant, dtype)
+    chunk = scan_triton.chunk_len()
+    _, last, ckpt = scan_triton.launch_fwd(x['u'], x['delta'], x['A'], x['B'], x['C'], x['D'], x['z'],
+                                           x['delta_bias'], variant.softplus, chunk, launch=record)
     dlast = torch.empty_like(last) if variant.last_state_grad else None
-    scan_triton._bwd_impl(x['dout'], x['u'], x['delta'], x['A'], x['B'], x['C'], x['D'], x['z'], x['delta_bias'],
-                          ckpt, dlast, variant.softplus, chunk, launch=record)
+    scan_triton.launch_bwd(x['dout'], x['u'], x['delta'], x['A'], x['B'], x['C'], x['D'], x['z'], x['delta_bias'],
+                           ckpt, dlast, variant.softplus, chunk, launch=record)
     return launches
 
 
@@ -419,11 +422,11 @@ def sweep(targets: Sequence[GPUArch] = TARGETS, combos: Sequence[Tuple[str, Sequ
         The reports (one per distinct specialisation and target), and the targets skipped with the reason.
     """
     _require_compile_api()
-    if not isinstance(scan_triton._fwd_kernel, triton.runtime.JITFunction):
+    if not isinstance(scan_triton.fwd_kernel, triton.runtime.JITFunction):
         raise RuntimeError('the Triton kernels are interpreted here (TRITON_INTERPRET=1 was set before triton was '
                            'imported): run the compile check in a process without TRITON_INTERPRET')
     shapes = mambavision_shapes() if shapes is None else shapes
-    names = {scan_triton._fwd_kernel.fn.__name__: 'fwd', scan_triton._bwd_kernel.fn.__name__: 'bwd'}
+    names = {scan_triton.fwd_kernel.fn.__name__: 'fwd', scan_triton.bwd_kernel.fn.__name__: 'bwd'}
     unique: Dict[Tuple[str, str, str], Tuple[Specialisation, Launch, List[str]]] = {}
     for variant, dtypes in combos:
         for dtype in dtypes:
