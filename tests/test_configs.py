@@ -11,9 +11,10 @@ matching costs.
 """
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
+
+from mmvision_mamba.testing import demo_det_inputs, demo_seg_inputs
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
 DET_CONFIGS = sorted((CONFIG_DIR / 'det').glob('*.py'))
@@ -83,22 +84,13 @@ def _is_det(path: Path) -> bool:
     return path.parent.name == 'det'
 
 
-def _registry(path: Path):
-    """The model registry of the config's codebase, with all its modules registered."""
-    if _is_det(path):
-        pytest.importorskip('mmdet')
-        from mmdet.registry import MODELS
-        from mmdet.utils import register_all_modules
-    else:
-        pytest.importorskip('mmseg')
-        from mmseg.registry import MODELS
-        from mmseg.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
-    return MODELS
+def _require_codebase(path: Path) -> None:
+    """Skips when the config's codebase (mmdet / mmseg) is missing (its `mmdet::` bases too)."""
+    pytest.importorskip('mmdet' if _is_det(path) else 'mmseg')
 
 
 def _load_raw(path: Path):
-    _registry(path)  # skips when the codebase is missing (its `mmdet::` bases too)
+    _require_codebase(path)
     from mmengine.config import Config
     return Config.fromfile(str(path))
 
@@ -110,10 +102,9 @@ def _load(path: Path):
 
 
 def _build(path: Path, cfg):
-    from mmengine.registry import DefaultScope
-    registry = _registry(path)
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        return registry.build(cfg.model)
+    from mmvision_mamba.apis import init_model
+    _require_codebase(path)
+    return init_model(cfg)
 
 
 def _sync_bn_to_bn(node):
@@ -176,29 +167,11 @@ def _shrink(path: Path, cfg) -> None:
 
 
 def _det_batch():
-    from mmdet.structures import DetDataSample
-    from mmdet.structures.mask import BitmapMasks
-    from mmengine.structures import InstanceData
-    sample = DetDataSample(metainfo=dict(img_id=0, img_shape=(64, 64), ori_shape=(64, 64),
-                                         scale_factor=(1., 1.)))
-    masks = np.zeros((1, 64, 64), dtype=np.uint8)
-    masks[0, 10:50, 8:40] = 1
-    sample.gt_instances = InstanceData(bboxes=torch.tensor([[8., 10., 40., 50.]]),
-                                       labels=torch.tensor([0]), masks=BitmapMasks(masks, 64, 64))
-    image = torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
-    return dict(inputs=[image], data_samples=[sample])
+    return demo_det_inputs(1, (64, 64), num_boxes=1)
 
 
 def _seg_batch(num_images=1):
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    samples = []
-    for _ in range(num_images):
-        sample = SegDataSample(metainfo=dict(img_shape=(64, 64), ori_shape=(64, 64)))
-        sample.gt_sem_seg = PixelData(data=torch.randint(0, 150, (1, 64, 64)))
-        samples.append(sample)
-    images = [torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8) for _ in range(num_images)]
-    return dict(inputs=images, data_samples=samples)
+    return demo_seg_inputs(num_images, (64, 64))
 
 
 RECIPE_CONFIGS = [p for p in ALL_CONFIGS if p.stem in DET_RECIPES or p.stem in SEG_RECIPES]

@@ -10,6 +10,8 @@ import argparse
 import os
 import os.path as osp
 
+from mmvision_mamba.apis import infer_image, init_inferencer
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Run a MambaVision detector or segmentor on an image')
@@ -29,32 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def build_inferencer(config: str, checkpoint: str, device: str):
-    """DetInferencer for an mmdet config, MMSegInferencer for an mmseg one."""
-    from mmengine.config import Config
-    scope = Config.fromfile(config).get('default_scope')
-    if scope == 'mmdet':
-        from mmdet.apis import DetInferencer
-        return DetInferencer(model=config, weights=checkpoint, device=device)
-    if scope == 'mmseg':
-        from mmseg.apis import MMSegInferencer
-        return MMSegInferencer(model=config, weights=checkpoint, device=device)
-    raise SystemExit(f"error: {config} has default_scope={scope!r}; demo.py runs 'mmdet' and 'mmseg' configs.")
-
-
-def run(inferencer, image: str, score_thr: float = 0.3, opacity: float = 0.5) -> dict:
-    """The inferencer's output for one image; 'visualization' is a list holding the painted picture (RGB)."""
-    if type(inferencer).__name__ == 'DetInferencer':
-        result = inferencer(image, return_vis=True, pred_score_thr=score_thr)
-    else:
-        result = inferencer(image, return_vis=True, opacity=opacity)
-    vis = result['visualization']
-    result['visualization'] = vis if isinstance(vis, list) else [vis]  # MMSegInferencer unpacks a single image
-    return result
-
-
 def save_picture(result: dict, out_file: str) -> None:
-    """Writes the painted picture of `run`'s result."""
+    """Writes the painted picture of `infer_image`'s result."""
     import cv2
     os.makedirs(osp.dirname(osp.abspath(out_file)), exist_ok=True)
     if not cv2.imwrite(out_file, cv2.cvtColor(result['visualization'][0], cv2.COLOR_RGB2BGR)):
@@ -63,9 +41,11 @@ def save_picture(result: dict, out_file: str) -> None:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    import mmvision_mamba  # noqa: F401  (registers the backbone and the safe checkpoint types)
-    inferencer = build_inferencer(args.config, args.checkpoint, args.device)
-    save_picture(run(inferencer, args.image, args.score_thr, args.opacity), args.out_file)
+    try:
+        inferencer = init_inferencer(args.config, args.checkpoint, args.device)
+    except ValueError as e:
+        raise SystemExit(f'error: {e}') from e
+    save_picture(infer_image(inferencer, args.image, args.score_thr, args.opacity), args.out_file)
     print(f'{args.out_file}: predictions of {osp.basename(args.config)} on {args.image}')
 
 

@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 from mmengine.config import Config
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 from mmvision_mamba.testing import make_coco_shapes
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 CONFIG = osp.join(ROOT, 'configs', 'det', 'quickstart_mask_rcnn_mambavision_t_shapes.py')
 DATA = 'data/shapes_coco'

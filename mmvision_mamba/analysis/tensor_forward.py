@@ -6,22 +6,17 @@ from typing import Iterator, List, Tuple
 
 from torch import nn
 
+from ..testing import demo_mm_inputs
+
 
 def fake_data_samples(scope: str, shape: Tuple[int, int], batch: int = 1) -> List:
-    """Data samples with the metainfo a test-time forward reads, for images of `shape` (H, W) with no resize.
+    """Data samples with the metainfo a test-time forward reads, for images of `shape` (H, W) with no resize
+    (:func:`mmvision_mamba.testing.demo_mm_inputs` without ground truth).
 
     Args:
         scope: 'mmdet' (DetDataSample) or 'mmseg' (SegDataSample).
     """
-    h, w = shape
-    meta = dict(img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w), batch_input_shape=(h, w))
-    if scope == 'mmdet':
-        from mmdet.structures import DetDataSample
-        return [DetDataSample(metainfo=dict(meta, scale_factor=(1., 1.), img_id=i)) for i in range(batch)]
-    if scope == 'mmseg':
-        from mmseg.structures import SegDataSample
-        return [SegDataSample(metainfo=dict(meta, padding_size=[0, 0, 0, 0])) for _ in range(batch)]
-    raise ValueError(f"Made-up data samples exist for the scopes 'mmdet' and 'mmseg', not {scope!r}.")
+    return demo_mm_inputs(scope, batch, shape, with_gt=False)['data_samples']
 
 
 @contextlib.contextmanager

@@ -1,7 +1,8 @@
 """The run layer: what tools/train.py, tools/test.py and the other tools do before and around a run
-(arguments, config checks, distributed start-up, TTA, test-server files)."""
+(arguments, config checks, distributed start-up, TTA, test-server files), and the model of a config for inference."""
 from .cli import add_run_args, load_run_config
 from .config_checks import adapt_to_device, check_backbone_channels, missing_data
+from .inference import infer_image, init_inferencer, init_model, load_config, load_weights, model_registry
 from .launch import init_cpu_distributed
 from .run import prepare_run
 from .submission import finish_submission, prepare_submission
@@ -10,6 +11,6 @@ from .visualization import enable_visualization
 
 __all__ = [
     'add_run_args', 'adapt_to_device', 'apply_tta', 'check_backbone_channels', 'enable_visualization',
-    'finish_submission', 'init_cpu_distributed', 'load_run_config', 'missing_data', 'prepare_run',
-    'prepare_submission'
+    'finish_submission', 'infer_image', 'init_cpu_distributed', 'init_inferencer', 'init_model', 'load_config',
+    'load_run_config', 'load_weights', 'missing_data', 'model_registry', 'prepare_run', 'prepare_submission'
 ]

@@ -196,3 +196,24 @@ def flatten_outputs(outputs) -> List[Tensor]:
     if isinstance(outputs, dict):
         outputs = list(outputs.values())
     return [t for o in outputs for t in flatten_outputs(o)]
+
+
+def compare_with_onnxruntime(model: nn.Module, inputs: Inputs, path: str, repeats: int = 10,
+                             threads: Optional[int] = None) -> Dict[str, float]:
+    """The exported file `path` in ONNX Runtime against `model` in PyTorch on the same inputs.
+
+    Returns:
+        outputs (count), abs_err and rel_err (the largest over the outputs, :func:`max_errors`), torch_ms and
+        ort_ms (medians of `repeats` calls).
+    """
+    from ..utils.tensor_error import max_errors
+    from ..utils.timing import median_ms
+
+    inputs = _as_tuple(inputs)
+    ort_model = OnnxRuntimeModel(path, threads)
+    with torch.no_grad():
+        reference = flatten_outputs(model(*inputs))
+        abs_err, rel_err = max_errors(reference, ort_model(*inputs))
+        torch_ms = median_ms(lambda: model(*inputs), repeats)
+        ort_ms = median_ms(lambda: ort_model(*inputs), repeats)
+    return dict(outputs=len(reference), abs_err=abs_err, rel_err=rel_err, torch_ms=torch_ms, ort_ms=ort_ms)

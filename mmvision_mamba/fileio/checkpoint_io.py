@@ -301,7 +301,7 @@ def _read(path: str) -> Dict[str, Any]:
             raise ImportError(f'{path!r} is a safetensors file: pip install safetensors') from e
         try:
             return load_file(path, device='cpu')
-        except Exception as e:  # noqa: BLE001 - safetensors raises its own error type
+        except Exception as e:  # safetensors raises its own error type
             raise ValueError(f'Checkpoint {path!r} is corrupt or truncated ({e}).') from e
     if kind not in ('torch-zip', 'pickle'):
         raise ValueError(_not_a_checkpoint(path, kind))

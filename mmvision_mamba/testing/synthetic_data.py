@@ -1,10 +1,10 @@
-"""Small, learnable synthetic data sets in COCO-instance and ADE20K layouts (for tests and the quickstart)."""
+"""Small, learnable synthetic data sets in COCO-instance and ADE20K layouts (for tests and the quickstart); OpenCV
+is imported when a set is written."""
 import json
 import os
 import os.path as osp
 from typing import List, Tuple
 
-import cv2
 import numpy as np
 
 SHAPE_CLASSES = ('rectangle', 'ellipse', 'triangle')
@@ -28,8 +28,10 @@ def _polygon(kind: str, rng: np.random.Generator, size: int) -> np.ndarray:
     return np.round(np.array(pts)).astype(np.int32)
 
 
-def _scene(rng: np.random.Generator, size: int, max_objects: int) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray, np.ndarray]]]:
+def _scene(rng: np.random.Generator, size: int,
+           max_objects: int) -> Tuple[np.ndarray, List[Tuple[int, np.ndarray, np.ndarray]]]:
     """Renders an image; returns it and, per visible object, (class index, polygon, own mask)."""
+    import cv2
     img = (rng.uniform(60, 120) + rng.normal(0, 12, (size, size, 3))).clip(0, 255).astype(np.uint8)
     owner = np.full((size, size), -1, np.int32)
     objects = []
@@ -57,6 +59,7 @@ def make_coco_shapes(root: str, num_train: int = 64, num_val: int = 16, size: in
     Returns:
         root.
     """
+    import cv2
     rng = np.random.default_rng(seed)
     os.makedirs(osp.join(root, 'annotations'), exist_ok=True)
     categories = [dict(id=i + 1, name=n) for i, n in enumerate(SHAPE_CLASSES)]
@@ -83,6 +86,7 @@ def make_ade_shapes(root: str, num_train: int = 16, num_val: int = 4, size: int 
                     max_objects: int = 3, seed: int = 0) -> str:
     """Writes an ADE20K-layout set: {root}/images/{training,validation}/*.jpg and
     {root}/annotations/{training,validation}/*.png, labels 1..150 (0 = ignored, as in ADE20K)."""
+    import cv2
     rng = np.random.default_rng(seed)
     for split, count in (('training', num_train), ('validation', num_val)):
         os.makedirs(osp.join(root, 'images', split), exist_ok=True)

@@ -10,6 +10,7 @@ from mmengine.fileio import get_file_backend
 from mmengine.testing import RunnerTestCase
 
 from mmvision_mamba.engine import AtomicCheckpointHook, AtomicLocalBackend, checkpoint_problem, use_atomic_checkpoints
+from mmvision_mamba.engine.hooks.atomic_checkpoint_hook import DeferredRemovalBackend
 from mmvision_mamba.fileio import atomic_write
 
 _real_replace = os.replace
@@ -51,6 +52,20 @@ def test_backend_args_default() -> None:
     assert AtomicCheckpointHook(interval=1, backend_args=given).backend_args == given
 
 
+def test_deferred_removals(tmp_path) -> None:
+    backend = DeferredRemovalBackend(get_file_backend(str(tmp_path), backend_args=dict(backend='atomic_local')))
+    for name in ('a.pth', 'b.pth', 'c.pth'):
+        backend.put(b'x', str(tmp_path / name))
+    (tmp_path / 'folder').mkdir()
+    backend.remove(str(tmp_path / 'a.pth'))
+    backend.remove(str(tmp_path / 'b.pth'))
+    backend.rmtree(str(tmp_path / 'folder'))
+    assert sorted(os.listdir(tmp_path)) == ['a.pth', 'b.pth', 'c.pth', 'folder']
+    assert backend.isfile(str(tmp_path / 'a.pth'))  # the rest goes to the wrapped backend
+    backend.flush(keep=(str(tmp_path / 'b.pth'), ))
+    assert sorted(os.listdir(tmp_path)) == ['b.pth', 'c.pth'] and not backend.pending
+
+
 def test_use_atomic_checkpoints() -> None:
     cfg = Config(dict(default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=3, max_keep_ckpts=2))))
     use_atomic_checkpoints(cfg)
@@ -84,7 +99,8 @@ class TestAtomicCheckpointHookInARun(RunnerTestCase):
         open(stale, 'wb').close()
         runner = self.run_with(max_keep_ckpts=2)
         hook = next(h for h in runner.hooks if isinstance(h, AtomicCheckpointHook))
-        assert isinstance(hook.file_backend, AtomicLocalBackend)
+        assert isinstance(hook.file_backend, DeferredRemovalBackend)
+        assert isinstance(hook.file_backend.backend, AtomicLocalBackend) and not hook.file_backend.pending
         assert [n for n in self.files() if n.endswith(('.pth', '.partial'))] == ['iter_2.pth', 'iter_3.pth']
         assert self.pointer() == osp.join(self.temp_dir.name, 'iter_3.pth')
         assert checkpoint_problem(self.pointer()) is None

@@ -15,7 +15,6 @@ before clipping, seconds) and window_modes.png, and exits with 1 if fit mode had
 """
 import argparse
 import json
-import math
 import os
 import os.path as osp
 import sys
@@ -24,9 +23,14 @@ import time
 from typing import Dict, List
 
 import torch
+from mmengine.config import Config
+from mmengine.runner import set_random_seed
+
+from mmvision_mamba.analysis.training_curves import summarise, train_steps
+from mmvision_mamba.apis import init_model
+from mmvision_mamba.testing import make_coco_shapes
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-from mmvision_mamba.testing import make_coco_shapes
 
 CONFIG = osp.join(ROOT, 'configs', 'det', 'quickstart_mask_rcnn_mambavision_t_shapes.py')
 DET_WINDOWS = (8, 8, 112, 56)
@@ -34,9 +38,8 @@ ARCHS = {'small': dict(dim=32, in_dim=16, depths=(1, 1, 2, 2), num_heads=(1, 2, 
 MODES = ('official', 'fit')
 
 
-def build_config(data_root: str, arch: str, mode: str, batch_size: int):
+def build_config(data_root: str, arch: str, mode: str, batch_size: int) -> Config:
     """The quickstart recipe with the detection windows in `mode`, on the set under `data_root`."""
-    from mmengine.config import Config
     cfg = Config.fromfile(CONFIG)
     cfg.model.backbone.update(window_size=DET_WINDOWS, window_mode=mode, arch=ARCHS[arch])
     if arch != 'tiny':
@@ -45,53 +48,6 @@ def build_config(data_root: str, arch: str, mode: str, batch_size: int):
     cfg.train_dataloader.update(batch_size=batch_size, num_workers=0)
     cfg.train_dataloader.dataset.data_root = data_root
     return cfg
-
-
-def train(cfg, steps: int, seed: int) -> List[Dict[str, float]]:
-    """`steps` training steps; per step the losses, the gradient norm before clipping and seconds."""
-    from mmdet.registry import MODELS
-    from mmengine.logging import MessageHub
-    from mmengine.optim import build_optim_wrapper
-    from mmengine.registry import DefaultScope
-    from mmengine.runner import Runner, set_random_seed
-
-    history = []
-    with DefaultScope.overwrite_default_scope('mmdet'):
-        set_random_seed(seed)
-        model = MODELS.build(cfg.model)
-        model.init_weights()
-        model.train()
-        optim = build_optim_wrapper(model, cfg.optim_wrapper)
-        base_lrs = [g['lr'] for g in optim.param_groups]
-        loader = Runner.build_dataloader(cfg.train_dataloader, seed=seed)
-        hub = MessageHub.get_current_instance()
-        warmup = max(1, steps // 10)
-        batches = iter(loader)
-        for step in range(steps):
-            for group, lr in zip(optim.param_groups, base_lrs):
-                group['lr'] = lr * min(1., 0.01 + 0.99 * step / warmup)
-            try:
-                data = next(batches)
-            except StopIteration:
-                batches = iter(loader)
-                data = next(batches)
-            t0 = time.perf_counter()
-            log_vars = model.train_step(data, optim)
-            record = {k: float(v.detach()) if torch.is_tensor(v) else float(v) for k, v in log_vars.items()}
-            record['grad_norm'] = float(hub.get_scalar('train/grad_norm').current())
-            record['seconds'] = time.perf_counter() - t0
-            history.append(record)
-            print(f"  step {step + 1}/{steps}: loss {record['loss']:.4f}, grad norm {record['grad_norm']:.3g}, "
-                  f"{record['seconds']:.2f} s", flush=True)
-    return history
-
-
-def summarise(history: List[Dict[str, float]], tail: int) -> dict:
-    losses = [h['loss'] for h in history]
-    return dict(finite=all(math.isfinite(v) for h in history for v in h.values()),
-                first_loss=losses[0], last_loss_mean=sum(losses[-tail:]) / len(losses[-tail:]),
-                max_grad_norm=max(h['grad_norm'] for h in history),
-                median_step_s=sorted(h['seconds'] for h in history)[len(history) // 2])
 
 
 def plot(histories: Dict[str, List[dict]], title: str, path: str) -> None:
@@ -124,8 +80,6 @@ def main() -> None:
     parser.add_argument('--out-dir', default='work_dirs/window_modes')
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from mmdet.utils import register_all_modules
-    register_all_modules(init_default_scope=False)
 
     os.makedirs(args.out_dir, exist_ok=True)
     histories = {}
@@ -135,7 +89,10 @@ def main() -> None:
         for mode in MODES:
             print(f"window_mode='{mode}', windows {DET_WINDOWS}, arch {args.arch}:", flush=True)
             cfg = build_config(data_root + '/', args.arch, mode, args.batch_size)
-            histories[mode] = train(cfg, args.steps, args.seed)
+            set_random_seed(args.seed)
+            model = init_model(cfg)
+            model.init_weights()
+            histories[mode] = train_steps(model, cfg, args.steps, args.seed)
     tail = max(1, args.steps // 5)
     summary = {mode: summarise(h, tail) for mode, h in histories.items()}
     result = dict(windows=DET_WINDOWS, arch=args.arch, steps=args.steps, batch_size=args.batch_size,

@@ -10,15 +10,14 @@ Two counts, both in multiply-accumulates (one MAC = one flop, mmengine's convent
 - paper: conv and linear modules only (ptflops), the count the MambaVision paper reports.
 """
 import argparse
-import importlib
 import os.path as osp
-from typing import Any, Dict, Tuple
+from typing import Any, Dict
 
 import torch
-from mmengine.config import Config, DictAction
-from torch import nn
+from mmengine.config import DictAction
 
 from mmvision_mamba.analysis import count_flops, flops_table, tensor_forward
+from mmvision_mamba.apis import init_model, load_config
 from mmvision_mamba.models import MambaVision, MambaVisionClassifier
 
 #: default input (H, W) per scope when neither --shape nor the config's crop_size give one
@@ -48,29 +47,6 @@ def is_arch_name(name: str) -> bool:
     return key in MambaVision.arch_settings or key in MambaVision.arch_aliases
 
 
-def build_from_config(args: argparse.Namespace) -> Tuple[nn.Module, str, Tuple[int, int]]:
-    """The model (or its backbone) of the config, its scope and the input shape."""
-    if not osp.isfile(args.config):
-        raise SystemExit(f'error: {args.config!r} is neither a config file nor a variant name '
-                         f'({", ".join(MambaVision.arch_settings)}).')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    scope = cfg.get('default_scope')
-    if scope not in ('mmdet', 'mmseg'):
-        raise SystemExit(f"error: {args.config} has default_scope={scope!r}; get_flops.py counts mmdet and "
-                         "mmseg configs ('mmdet' or 'mmseg').")
-    if 'backbone' not in cfg.model:
-        raise SystemExit(f'error: the model of {args.config} has no backbone.')
-    importlib.import_module(f'{scope}.utils').register_all_modules(init_default_scope=True)
-    models = importlib.import_module(f'{scope}.registry').MODELS
-    crop = cfg.get('crop_size')
-    shape = args.shape or (tuple(crop) if scope == 'mmseg' and crop else DEFAULT_SHAPES[scope])
-    # no init_weights(): nothing is downloaded, the count does not depend on the weights
-    model = models.build(cfg.model.backbone if args.backbone_only else cfg.model)
-    return model, scope, shape
-
-
 def count(args: argparse.Namespace) -> Dict[str, Any]:
     """count_flops's result for the arguments, with 'title' and 'shape' added."""
     if is_arch_name(args.config):
@@ -81,9 +57,22 @@ def count(args: argparse.Namespace) -> Dict[str, Any]:
         title = f'MambaVision-{args.config} ImageNet classifier (1000 classes)'
         result = count_flops(model, torch.randn(1, 3, *shape))
     else:
-        model, scope, shape = build_from_config(args)
+        if not osp.isfile(args.config):
+            raise SystemExit(f'error: {args.config!r} is neither a config file nor a variant name '
+                             f'({", ".join(MambaVision.arch_settings)}).')
+        cfg = load_config(args.config, args.cfg_options)
+        scope = cfg.get('default_scope')
+        if scope not in ('mmdet', 'mmseg'):
+            raise SystemExit(f"error: {args.config} has default_scope={scope!r}; get_flops.py counts mmdet and "
+                             "mmseg configs ('mmdet' or 'mmseg').")
+        if 'backbone' not in cfg.model:
+            raise SystemExit(f'error: the model of {args.config} has no backbone.')
+        crop = cfg.get('crop_size')
+        shape = args.shape or (tuple(crop) if scope == 'mmseg' and crop else DEFAULT_SHAPES[scope])
+        model = init_model(cfg)  # the count does not depend on the weights
         x = torch.randn(1, 3, *shape)
         if args.backbone_only:
+            model = model.backbone
             title = f'backbone {type(model).__name__} of {args.config}'
             result = count_flops(model, x)
         else:

@@ -17,52 +17,14 @@ attention as ONNX `Attention` and GELU as `Gelu` (faster in ONNX Runtime; needs 
 import argparse
 import os.path as osp
 import time
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence
 
 import torch
-from torch import Tensor, nn
+from mmengine.config import DictAction
 
-from mmvision_mamba.deployment import (MIN_SIZE, OPSET, OnnxRuntimeModel, check_opset, count_nodes, export_onnx,
-                                       flatten_outputs, replace_adaptive_avg_pools)
-from mmvision_mamba.utils.tensor_error import max_errors
-from mmvision_mamba.utils.timing import median_ms
-
-
-class SegmentorLogits(nn.Module):
-    """mmseg EncoderDecoder: image -> decode-head logits resized to the image (bilinear).
-
-    Its adaptive average pools (UperNet's PPM) are swapped for `ExportableAdaptiveAvgPool2d`, which stays dynamic.
-    """
-
-    def __init__(self, segmentor: nn.Module):
-        super().__init__()
-        self.segmentor = segmentor
-        replace_adaptive_avg_pools(segmentor.decode_head)  # the PPM's pools, dynamic in the graph
-
-    def forward(self, img: Tensor) -> Tensor:
-        from mmseg.models.utils import resize
-
-        head = self.segmentor.decode_head
-        logits = head.forward(self.segmentor.extract_feat(img))
-        return resize(logits, size=img.shape[2:], mode='bilinear', align_corners=head.align_corners)
-
-
-class DetectorTensors(nn.Module):
-    """mmdet detector in tensor mode, flattened to a tuple of tensors.
-
-    Single-stage: the bbox head's raw outputs. Two-stage: the neck's features, then the RPN head's raw outputs.
-    """
-
-    def __init__(self, detector: nn.Module):
-        super().__init__()
-        self.detector = detector
-        self.two_stage = getattr(detector, 'rpn_head', None) is not None
-
-    def forward(self, img: Tensor) -> Tuple[Tensor, ...]:
-        feats = self.detector.extract_feat(img)
-        if self.two_stage:
-            return tuple(flatten_outputs((feats, self.detector.rpn_head.forward(feats))))
-        return tuple(flatten_outputs(self.detector.bbox_head.forward(feats)))
+from mmvision_mamba.apis import init_model
+from mmvision_mamba.deployment import (MIN_SIZE, OPSET, check_opset, compare_with_onnxruntime, count_nodes,
+                                       export_onnx, export_target)
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -80,7 +42,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help=f'ONNX opset, {OPSET} (default) or newer; 23 exports the attention as one Attention op')
     parser.add_argument('--repeats', type=int, default=10, help='timed runs for the latencies')
     parser.add_argument('--threads', type=int, default=None, help='CPU threads for PyTorch and ONNX Runtime')
-    parser.add_argument('--cfg-options', nargs='+', default=None, metavar='KEY=VALUE',
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, metavar='KEY=VALUE',
                         help='override config settings, key=value')
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
@@ -104,71 +66,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     return args
 
 
-def build_model(config: str, checkpoint: Optional[str], cfg_options: Optional[List[str]]) -> Tuple[nn.Module, str]:
-    """The model of `config` in eval mode, SyncBN reverted to BN, and its kind: 'backbone', 'segmentor',
-    'detector'."""
-    from mmengine.config import Config, DictAction
-    from mmengine.model import revert_sync_batchnorm
-    from mmengine.registry import init_default_scope
-
-    import mmvision_mamba  # noqa: F401  (registers MambaVision)
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        ns = argparse.Namespace()
-        DictAction(option_strings=[], dest='opts')(None, ns, cfg_options)
-        cfg.merge_from_dict(ns.opts)
-    if 'model' not in cfg:
-        raise SystemExit(f'error: {config} has no `model` entry.')
-    model_cfg = cfg.model
-    if model_cfg.get('type') == 'MambaVision':
-        from mmengine.registry import MODELS
-        kind = 'backbone'
-    else:
-        scope = cfg.get('default_scope')
-        if scope == 'mmseg':
-            from mmseg.registry import MODELS
-            from mmseg.utils import register_all_modules
-            kind = 'segmentor'
-        elif scope == 'mmdet':
-            from mmdet.registry import MODELS
-            from mmdet.utils import register_all_modules
-            kind = 'detector'
-        else:
-            raise SystemExit(f"error: {config}: cannot tell the model's library (default_scope={scope!r}); "
-                             "expected an mmdet or mmseg config, or model.type='MambaVision'.")
-        register_all_modules(init_default_scope=False)
-        init_default_scope(scope)
-    model = MODELS.build(model_cfg)  # no init_weights: no pretrained download
-    if checkpoint:
-        from mmengine.runner import load_checkpoint
-        load_checkpoint(model, checkpoint, map_location='cpu', strict=False)
-    return revert_sync_batchnorm(model).eval(), kind
-
-
-def export_target(model: nn.Module, kind: str, backbone_only: bool) -> Tuple[nn.Module, str]:
-    """The module to export and a description of its outputs."""
-    if kind == 'backbone':
-        return model, 'backbone feature maps'
-    if backbone_only:
-        return model.backbone, 'backbone feature maps'
-    if kind == 'segmentor':
-        if not hasattr(model, 'decode_head'):
-            raise SystemExit(f'error: {type(model).__name__} has no decode_head; use --backbone-only.')
-        return SegmentorLogits(model), 'segmentation logits at image size'
-    detector = DetectorTensors(model)
-    if detector.two_stage:
-        return detector, 'neck features + RPN scores and box deltas (RoI stage stays in Python)'
-    if getattr(model, 'bbox_head', None) is None:
-        raise SystemExit(f'error: {type(model).__name__} has neither rpn_head nor bbox_head; use --backbone-only.')
-    return detector, 'head scores and box deltas per level'
-
-
 def main(argv: Optional[Sequence[str]] = None) -> dict:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model, kind = build_model(args.config, args.checkpoint, args.cfg_options)
-    target, what = export_target(model, kind, args.backbone_only)
+    try:
+        model = init_model(args.config, args.checkpoint, cfg_options=args.cfg_options)
+        target, what = export_target(model, args.backbone_only)
+    except ValueError as e:
+        raise SystemExit(f'error: {args.config}: {e}') from e
     out = args.out or osp.join('work_dirs', 'onnx', osp.splitext(osp.basename(args.config))[0]
                                + ('_backbone' if args.backbone_only else '') + '.onnx')
     img = torch.randn(args.batch, 3, *args.shape, generator=torch.Generator().manual_seed(0))
@@ -179,23 +85,13 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
         export_onnx(target, img, out, dynamic=args.dynamic, opset_version=args.opset)
     export_s = time.perf_counter() - start
     nodes = count_nodes(out)
-
-    ort_model = OnnxRuntimeModel(out, args.threads)
-    with torch.no_grad():
-        reference = flatten_outputs(target(img))
-        abs_err, rel_err = max_errors(reference, ort_model(img))
-
-        def run_torch() -> None:
-            target(img)
-
-        torch_ms = median_ms(run_torch, args.repeats)
-        ort_ms = median_ms(lambda: ort_model(img), args.repeats)
+    check = compare_with_onnxruntime(target, img, out, args.repeats, args.threads)
     print(f'Exported in {export_s:.1f} s: {nodes["total"]} ONNX nodes ({nodes.get("Scan", 0)} Scan).\n'
-          f'ONNX Runtime vs PyTorch on {tuple(img.shape)}: {len(reference)} outputs, max abs error {abs_err:.3g}, '
-          f'max rel error {rel_err:.3g}\n'
-          f'Latency (median of {args.repeats}): PyTorch {torch_ms:.1f} ms, ONNX Runtime {ort_ms:.1f} ms')
-    return dict(model=target, out=out, export_s=export_s, nodes=nodes, abs_err=abs_err, rel_err=rel_err,
-                torch_ms=torch_ms, ort_ms=ort_ms, outputs=len(reference))
+          f'ONNX Runtime vs PyTorch on {tuple(img.shape)}: {check["outputs"]} outputs, max abs error '
+          f'{check["abs_err"]:.3g}, max rel error {check["rel_err"]:.3g}\n'
+          f'Latency (median of {args.repeats}): PyTorch {check["torch_ms"]:.1f} ms, ONNX Runtime '
+          f'{check["ort_ms"]:.1f} ms')
+    return dict(check, model=target, out=out, export_s=export_s, nodes=nodes)
 
 
 if __name__ == '__main__':

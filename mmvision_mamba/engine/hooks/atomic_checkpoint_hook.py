@@ -1,8 +1,15 @@
 """A CheckpointHook whose files are always whole: a run killed at any moment leaves the previous
-checkpoint (and `last_checkpoint`) or the new one, never a part of it under a good-looking name."""
+checkpoint or the new one, never a part of it under a good-looking name, and never neither.
+
+Built on mmengine's public surface only (the hook's arguments, its public hook methods and attributes, the
+file backend interface), so that an mmengine release that rewrites `CheckpointHook`'s private methods keeps it
+working: the checkpoints go through the `atomic_local` backend, and the hook's file backend is wrapped so that
+the removal of an outdated checkpoint waits until the hook step that saves the new one has finished.
+"""
+import contextlib
 import os
 import os.path as osp
-from typing import Optional
+from typing import Any, Iterator, List, Optional, Set, Tuple
 
 from mmengine.config import Config
 from mmengine.dist import is_main_process
@@ -10,10 +17,41 @@ from mmengine.fileio import LocalBackend
 from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
-from ...fileio import atomic_write, is_local_path, is_partial_file
+from ...fileio import is_local_path, is_partial_file
 
 #: Where mmengine's auto-resume looks for the path of the newest checkpoint (in work_dir).
 LAST_CHECKPOINT = 'last_checkpoint'
+
+
+class DeferredRemovalBackend:
+    """A file backend (mmengine's `BaseStorageBackend` or `FileClient`) whose `remove` and `rmtree` only note the
+    path; :meth:`flush` carries them out. Everything else goes to the wrapped backend.
+
+    Args:
+        backend: the backend to wrap.
+    """
+
+    def __init__(self, backend: Any):
+        self.backend = backend
+        self.pending: List[Tuple[str, str]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if name == 'backend':  # not set yet (copy, unpickling)
+            raise AttributeError(name)
+        return getattr(self.backend, name)
+
+    def remove(self, filepath: str) -> None:
+        self.pending.append(('remove', str(filepath)))
+
+    def rmtree(self, dir_path: str) -> None:
+        self.pending.append(('rmtree', str(dir_path)))
+
+    def flush(self, keep: Tuple[str, ...] = ()) -> None:
+        """Removes the noted paths, except those in `keep` (a path saved again after its removal was noted)."""
+        pending, self.pending = self.pending, []
+        for method, path in pending:
+            if path not in keep and self.backend.exists(path):
+                getattr(self.backend, method)(path)
 
 
 @HOOKS.register_module()
@@ -23,9 +61,10 @@ class AtomicCheckpointHook(CheckpointHook):
     - Checkpoints of a local `out_dir` go through the `atomic_local` file backend (a temporary
       file renamed into place when complete) unless `backend_args` / `file_client_args` name
       another storage.
-    - `work_dir/last_checkpoint` is replaced in one rename, after the checkpoint it names is whole.
-    - With `max_keep_ckpts`, the outdated checkpoint is removed after the new one is in place
-      (mmengine removes it first, so a kill in between left none).
+    - Outdated checkpoints (`max_keep_ckpts`, the previous `best_*`) are removed only after the hook step that
+      saves the new one has finished and the checkpoints the hook names (`last_ckpt`, the best ones) exist
+      (mmengine removes them first, so a kill or a full disk in between left none).
+    - `work_dir/last_checkpoint` is written by mmengine after the checkpoint it names is whole.
     - Temporary files of an interrupted save are removed before training starts.
     """
 
@@ -38,7 +77,9 @@ class AtomicCheckpointHook(CheckpointHook):
 
     def before_train(self, runner) -> None:
         super().before_train(runner)
-        if not (is_main_process() and isinstance(self.file_backend, LocalBackend) and osp.isdir(self.out_dir)):
+        local = isinstance(self.file_backend, LocalBackend)
+        self.file_backend = DeferredRemovalBackend(self.file_backend)
+        if not (is_main_process() and local and osp.isdir(self.out_dir)):
             return
         stale = sorted(n for n in os.listdir(self.out_dir) if is_partial_file(n))
         for name in stale:
@@ -47,30 +88,40 @@ class AtomicCheckpointHook(CheckpointHook):
             runner.logger.warning(f'Removed {len(stale)} incomplete file(s) that an interrupted save left in '
                                   f'{self.out_dir}: {", ".join(stale)}')
 
-    def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
-        outdated: Optional[int] = None
-        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
-            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
-                outdated = self.keep_ckpt_ids.popleft()
-            self.keep_ckpt_ids.append(step)
-            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Optional[dict] = None) -> None:
+        with self._removals_after_saving():
+            super().after_train_iter(runner, batch_idx, data_batch, outputs)
 
-        ckpt_filename = self.filename_tmpl.format(step)
-        self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
-        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir, ckpt_filename, self.file_client_args, save_optimizer=self.save_optimizer,
-            save_param_scheduler=self.save_param_scheduler, meta=meta, by_epoch=self.by_epoch,
-            backend_args=self.backend_args, **self.args)
-        if not is_main_process():
+    def after_train_epoch(self, runner) -> None:
+        with self._removals_after_saving():
+            super().after_train_epoch(runner)
+
+    def after_val_epoch(self, runner, metrics: Optional[dict] = None) -> None:
+        with self._removals_after_saving():
+            super().after_val_epoch(runner, metrics)
+
+    def after_train(self, runner) -> None:
+        with self._removals_after_saving():
+            super().after_train(runner)
+
+    def _named_checkpoints(self) -> Set[str]:
+        """The checkpoints the hook points at: the newest and the best ones."""
+        named = [self.last_ckpt, getattr(self, 'best_ckpt_path', None)]
+        named += list((getattr(self, 'best_ckpt_path_dict', None) or {}).values())
+        return {str(p) for p in named if p}
+
+    @contextlib.contextmanager
+    def _removals_after_saving(self) -> Iterator[None]:
+        """Carries out the removals that the block noted once it has finished without an error and the checkpoints
+        it named anew exist; a checkpoint the hook names is never removed."""
+        before = self._named_checkpoints()
+        yield
+        backend = self.file_backend
+        if not isinstance(backend, DeferredRemovalBackend) or not backend.pending:
             return
-        atomic_write(osp.join(runner.work_dir, LAST_CHECKPOINT), self.last_ckpt)
-        if outdated is not None:
-            path = self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(outdated))
-            if self.file_backend.isfile(path):
-                self.file_backend.remove(path)
-            elif self.file_backend.isdir(path):  # checkpoints saved by deepspeed are folders
-                self.file_backend.rmtree(path)
+        named = self._named_checkpoints()
+        if all(backend.exists(path) for path in named - before):
+            backend.flush(keep=tuple(named))
 
 
 def use_atomic_checkpoints(cfg: Config) -> None:

@@ -3,11 +3,13 @@ from torch import Tensor, nn
 
 
 class PatchEmbed(nn.Module):
-    """Two 3x3 stride-2 conv-BN-ReLU layers: (B, in_chans, H, W) -> (B, dim, H/4, W/4)."""
+    """Two 3x3 stride-2 conv-BN-ReLU layers: (B, in_chans, H, W) -> (B, dim, H/4, W/4).
+
+    The official stem also holds a `proj = nn.Identity()`; it has no weights, so the state dicts are the same.
+    """
 
     def __init__(self, in_chans: int, in_dim: int, dim: int):
         super().__init__()
-        self.proj = nn.Identity()
         self.conv_down = nn.Sequential(
             nn.Conv2d(in_chans, in_dim, 3, 2, 1, bias=False),
             nn.BatchNorm2d(in_dim, eps=1e-4),
@@ -18,7 +20,7 @@ class PatchEmbed(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.conv_down(self.proj(x))
+        return self.conv_down(x)
 
 
 class Downsample(nn.Module):

@@ -48,6 +48,6 @@ def build_out_norm(cfg: Optional[dict], channels: int) -> nn.Module:
     from mmcv.cnn import build_norm_layer
     try:
         return build_norm_layer(dict(cfg, type=kind), channels)[1]
-    except Exception as e:  # noqa: BLE001 - mmcv raises KeyError/TypeError/AssertionError
+    except Exception as e:  # mmcv raises KeyError/TypeError/AssertionError
         raise ValueError(f'out_norm_cfg={dict(cfg, type=kind)} could not be built by mmcv for '
                          f'{channels} channels: {type(e).__name__}: {e}') from e
