@@ -20,7 +20,7 @@ import torch
 from mmengine.logging import print_log
 from torch import nn
 
-from ..testing import demo_det_inputs
+from ..testing import demo_det_inputs, scan_inputs
 from ..utils.timing import Timer, interleave, ratio_stats
 
 DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -71,12 +71,8 @@ def scan_suite(device: torch.device, repeats: int) -> List[dict]:
 
     rows, timer = [], Timer(device)
     for batch, dim, length in SCAN_SHAPES:
-        g = torch.Generator().manual_seed(0)
-        x = dict(u=torch.randn(batch, dim, length, generator=g), delta=torch.randn(batch, dim, length, generator=g) - 3,
-                 A=-torch.exp(torch.randn(dim, 8, generator=g)), B=torch.randn(batch, 8, length, generator=g),
-                 C=torch.randn(batch, 8, length, generator=g), D=torch.randn(dim, generator=g),
-                 delta_bias=torch.randn(dim, generator=g) * 0.5)
-        x = {k: v.to(device).requires_grad_() for k, v in x.items()}
+        x = scan_inputs(batch, dim, 8, length, dtype=torch.float32, z=False, layout='mixer')
+        x = {k: v.detach().to(device).requires_grad_() for k, v in x.items() if v is not None}
         dout = torch.randn_like(x['u'])
         backends = ['reference'] + [b for b in available_backends(x['u']) if b != 'reference']
 

@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
+from mmvision_mamba import testing
 from mmvision_mamba.deployment import (count_nodes, export_onnx, export_program, newest_opset, onnx_translations,
                                        run_onnxruntime)
 from mmvision_mamba.models.backbones.mambavision import MambaVision
@@ -33,10 +34,10 @@ class ScanOp(nn.Module):
 
 
 def scan_inputs(length: int, batch: int = 2, dim: int = 6, n: int = 4, groups: int = 2) -> tuple:
-    g = torch.Generator().manual_seed(length)
-    return (torch.randn(batch, dim, length, generator=g), torch.randn(batch, dim, length, generator=g) - 1,
-            torch.randn(batch, n, length, generator=g), torch.randn(batch, groups, n, length, generator=g),
-            torch.randn(batch, dim, length, generator=g))
+    """(u, delta, B, C, z) of one scan: B (batch, n, L), C in `groups` groups; A, D and the bias are the op's."""
+    x = testing.scan_inputs(batch, dim, n, length, dtype=torch.float32, c_groups=groups, delta_shift=2.0,
+                            seed=length)
+    return tuple(x[k] for k in ('u', 'delta', 'B', 'C', 'z'))
 
 
 def reference_checkpoints(model: ScanOp, x: tuple) -> Tensor:
