@@ -65,17 +65,20 @@ setup(
     packages=find_packages(include=['mmvision_mamba', 'mmvision_mamba.*']),
     package_data={'mmvision_mamba': ['ops/csrc/*.cpp', 'ops/csrc/*.h']},
     python_requires='>=3.9',
+    # Tested: Python 3.11, torch 2.13.0, mmengine 0.10.7, mmcv 2.1.0, mmdet 3.3.0, mmsegmentation 1.2.2
+    # (docs/en/get_started.md). torch 2.4 is the first with torch.library.custom_op (the scan ops).
     install_requires=[
-        'torch>=2.1',
+        'torch>=2.4',
         'mmengine>=0.10.0,<1.0',
         'mmcv>=2.0.0,<2.2.0',
         'mmdet>=3.0.0,<3.4',
         'mmsegmentation>=1.0.0,<1.3',
+        'safetensors>=0.4',  # Hugging Face model.safetensors checkpoints
     ],
     extras_require={
         'cuda': ['mamba-ssm>=2.2', 'causal-conv1d>=1.4'],
         'export': EXPORT_REQUIRES,
-        'dev': ['pytest>=7', 'pytest-markdown-docs>=0.9', 'import-linter>=2.1', 'safetensors>=0.4', 'ftfy', 'regex',
+        'dev': ['pytest>=7', 'pytest-markdown-docs>=0.9', 'import-linter>=2.1', 'ftfy', 'regex',
                 'triton>=3.0; platform_system == "Linux"'] + EXPORT_REQUIRES,
         # myst-parser 5 needs markdown-it-py 4, which pytest-markdown-docs (dev) does not allow yet
         'docs': ['sphinx>=7,<9', 'myst-parser>=4,<5', 'furo'],

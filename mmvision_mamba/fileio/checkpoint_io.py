@@ -298,7 +298,8 @@ def _read(path: str) -> Dict[str, Any]:
         try:
             from safetensors.torch import load_file
         except ImportError as e:
-            raise ImportError(f'{path!r} is a safetensors file: pip install safetensors') from e
+            raise ImportError(f'{path!r} is a safetensors file, and safetensors (a requirement of mmvision_mamba) '
+                              'is not installed: pip install safetensors') from e
         try:
             return load_file(path, device='cpu')
         except Exception as e:  # safetensors raises its own error type

@@ -19,3 +19,10 @@ def test_demo_arguments(tiny_configs, image_file: str, tmp_path, capsys) -> None
     config.write_text("default_scope = 'mmpretrain'\nmodel = dict(type='ImageClassifier')\n")
     with pytest.raises(SystemExit, match="run 'mmdet' and 'mmseg' configs"):
         demo['main']([image_file, str(config), image_file, '--out-file', str(tmp_path / 'x.png')])
+
+
+def test_url_checkpoint_and_default_device(tiny_configs, image_file: str) -> None:
+    demo = runpy.run_path(osp.join(ROOT, 'tools/demo.py'))
+    url = 'https://example.com/converted.pth'  # downloaded in main(), not when the arguments are read
+    args = demo['parse_args']([image_file, tiny_configs['det'], url, '--out-file', 'x.png'])
+    assert args.checkpoint == url and args.device is None  # main(): cuda where available, else cpu
