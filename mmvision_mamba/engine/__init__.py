@@ -1,10 +1,15 @@
 """Training utilities; importing this registers them in mmengine's root registries."""
 from .checkpoint import UnreadableCheckpointError, checkpoint_problem, resolve_load_from
 from .fileio import AtomicLocalBackend, atomic_write
-from .hooks import AtomicCheckpointHook, use_atomic_checkpoints
+from .hooks import (EXIT_PREEMPTED, AtomicCheckpointHook, PreemptionHook, ResumableCheckpointHook,
+                    use_atomic_checkpoints)
 from .optimizers import MambaVisionLayerDecayOptimizerConstructor
+from .runner import ResumableEpochBasedTrainLoop, ResumableIterBasedTrainLoop, use_resumable_training
+from .samplers import ResumableBatchSampler
 
 __all__ = [
+    'EXIT_PREEMPTED', 'PreemptionHook', 'ResumableBatchSampler', 'ResumableCheckpointHook',
+    'ResumableEpochBasedTrainLoop', 'ResumableIterBasedTrainLoop', 'use_resumable_training',
     'AtomicCheckpointHook', 'AtomicLocalBackend', 'MambaVisionLayerDecayOptimizerConstructor',
     'UnreadableCheckpointError', 'atomic_write', 'checkpoint_problem', 'resolve_load_from',
     'use_atomic_checkpoints'
