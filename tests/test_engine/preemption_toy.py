@@ -124,6 +124,8 @@ def toy_config(work_dir: str, by_epoch: bool = True, signal_at: Optional[int] = 
         log_level='WARNING',
         experiment_name=f'toy_{uuid.uuid4().hex[:12]}',
     ))
+    if launcher != 'none':
+        cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None)
     if val_interval:
         cfg.val_dataloader = dict(dataset=dict(type='PreemptToyDataset', size=4), batch_size=2, num_workers=0,
                                   sampler=dict(type='DefaultSampler', shuffle=False))

@@ -8,6 +8,7 @@ They are mmengine's `EpochBasedTrainLoop` / `IterBasedTrainLoop` with two change
 - `stop_training` set during an iteration (by :class:`PreemptionHook`) ends the run after that iteration; the
   epoch-based loop then skips its end-of-epoch hooks and validation (the epoch is not over).
 """
+import logging
 from typing import Optional
 
 from mmengine.dataset import InfiniteSampler
@@ -81,11 +82,11 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         if not 0 <= done <= len(self.dataloader):
             print_log(f'Cannot place iteration {self._iter} in epoch {self._epoch + 1} of {len(self.dataloader)} '
                       'batches (was the data set or batch size changed?): the epoch starts from its first batch.',
-                      logger='current', level='WARNING')
+                      logger='current', level=logging.WARNING)
             return 0, None
         if done and _resumable_batch_sampler(self) is None:
             print_log('The train dataloader has no ResumableBatchSampler: the epoch starts from its first batch.',
-                      logger='current', level='WARNING')
+                      logger='current', level=logging.WARNING)
             return 0, None
         if done:
             print_log(f'Continuing epoch {self._epoch + 1} at batch {done + 1} of {len(self.dataloader)} (the '
@@ -128,10 +129,12 @@ class ResumableIterBasedTrainLoop(IterBasedTrainLoop):
         infinite = batch_sampler is not None and isinstance(batch_sampler.sampler, InfiniteSampler)
         if not infinite:
             print_log(f'Advancing the dataloader {self._iter} steps by loading them (fast only with an '
-                      'InfiniteSampler in a ResumableBatchSampler)', logger='current', level='WARNING')
+                      'InfiniteSampler in a ResumableBatchSampler)', logger='current', level=logging.WARNING)
             for _ in range(self._iter):
                 next(self.dataloader_iterator)
             return
+        # InfiniteSampler draws from one stream made at its construction, which loader workers may have started
+        batch_sampler.sampler.indices = batch_sampler.sampler._indices_of_rank()
         batch_sampler.skip_batches(self._iter)
         self.dataloader_iterator = _InfiniteDataloaderIterator(self.dataloader)
         state = resumed_training_state(self.runner, self._epoch, self._iter)

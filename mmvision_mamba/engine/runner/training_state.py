@@ -3,6 +3,7 @@
 It travels in the checkpoint as runtime information of the message hub, which mmengine's `Runner.resume` puts
 back (and loading weights with `load_from` does not).
 """
+import logging
 from typing import Any, Dict, Optional
 
 from mmengine.dist import all_gather_object, get_rank, get_world_size
@@ -30,6 +31,6 @@ def resumed_training_state(runner, epoch: int, iteration: int) -> Optional[Dict[
     if state.get('world_size') != get_world_size():
         print_log(f'The checkpoint was written by {state.get("world_size")} processes and this run has '
                   f'{get_world_size()}: their RNG states and the position in the epoch are not restored.',
-                  logger='current', level='WARNING')
+                  logger='current', level=logging.WARNING)
         return None
     return dict(epoch=epoch, iter=iteration, rng=state['rng'][get_rank()])
