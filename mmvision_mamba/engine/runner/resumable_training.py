@@ -1,5 +1,6 @@
 """Turns a config's training into one that stops on a signal and resumes exactly (what tools/train.py applies)."""
 import logging
+
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
@@ -57,6 +58,7 @@ def use_resumable_training(cfg: Config) -> None:
         return
     if not resumable:
         print_log(f'No preemption handling: it needs mmengine\'s train loops and checkpoint hook, not '
-                  f'{_type_name(train_cfg or {})} and {_type_name(hook or {})}', logger='current', level=logging.WARNING)
+                  f'{_type_name(train_cfg or {})} and {_type_name(hook or {})}', logger='current',
+                  level=logging.WARNING)
         return
     cfg.custom_hooks = custom_hooks + [dict(type='PreemptionHook', **preemption)]
