@@ -29,6 +29,9 @@ start() {
         command -v "$exe" >/dev/null || { echo "local_slurm.sh: $exe not found (bash tools/dev/install_slurm.sh)" >&2; exit 2; }
     done
     [ "$(id -u)" = 0 ] || { echo "local_slurm.sh: needs root (SlurmUser=root)" >&2; exit 2; }
+    # the node is this host, by its name: training ranks reach rank 0 at the job's first node name
+    NODE=$(hostname -s)
+    getent hosts "$NODE" >/dev/null || { echo "local_slurm.sh: the host name $NODE does not resolve" >&2; exit 2; }
     mkdir -p "$DIR/state" "$DIR/spool" "$DIR/munge"
     chmod 700 "$DIR/munge"
     dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1 count=1024 status=none
@@ -60,11 +63,11 @@ AccountingStorageType=accounting_storage/none
 MpiDefault=none
 ReturnToService=2
 KillWait=10
-NodeName=localnode NodeHostname=$(hostname) NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
-PartitionName=local Nodes=localnode Default=YES MaxTime=INFINITE State=UP
+NodeName=$NODE NodeAddr=127.0.0.1 CPUs=$(nproc) State=UNKNOWN
+PartitionName=local Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 CONF
     slurmctld -f "$DIR/slurm.conf"
-    slurmd -f "$DIR/slurm.conf" -N localnode
+    slurmd -f "$DIR/slurm.conf" -N "$NODE"
     export SLURM_CONF=$DIR/slurm.conf
     for _ in $(seq 100); do
         if sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
