@@ -17,6 +17,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))
 pytestmark = pytest.mark.e2e
 MAX_ITERS = 8
+BATCH = 2  # per process (BN layers need 2)
 
 SEG_CFG = '''_base_ = {base!r}
 ''' + ADE_64PX_DATA + '''custom_imports = dict(imports=['mmvision_mamba', 'record_samples'], allow_failed_imports=False)
@@ -26,7 +27,6 @@ model = dict(
                   window_size=(4, 4, 4, 2), drop_path_rate=0., init_cfg=None),
     decode_head=dict(in_channels=[16, 32, 64, 128], channels=16),
     auxiliary_head=dict(in_channels=64, channels=16))
-train_dataloader = dict(batch_size=1)
 train_cfg = dict(max_iters={max_iters}, val_interval=1000)
 param_scheduler = [dict(type='PolyLR', power=1.0, eta_min=0., by_epoch=False, begin=0, end={max_iters})]
 default_hooks = dict(checkpoint=dict(interval=1000), logger=dict(interval=1))
@@ -71,7 +71,7 @@ def test_sigterm_under_dist_train_then_resume_is_exact(tmp_path) -> None:
 
     proc = dist_train(str(cfg), work)
     deadline = time.time() + 300
-    while len(lines(osp.join(work, 'samples.rank0'))) < 3 and proc.poll() is None and time.time() < deadline:
+    while len(lines(osp.join(work, 'samples.rank0'))) < 3 * BATCH and proc.poll() is None and time.time() < deadline:
         time.sleep(0.2)
     os.killpg(proc.pid, signal.SIGTERM)  # as a cluster ends a job: every process of it
     log = finish(proc, work, ok=False)
@@ -79,11 +79,11 @@ def test_sigterm_under_dist_train_then_resume_is_exact(tmp_path) -> None:
     stopped = open(osp.join(work, 'last_checkpoint')).read().strip()
     done = int(osp.basename(stopped)[len('iter_'):-len('.pth')])
     assert 3 <= done < MAX_ITERS, log[-6000:]
-    assert len(lines(osp.join(work, 'samples.rank1'))) == done
+    assert len(lines(osp.join(work, 'samples.rank1'))) == done * BATCH
 
     log = finish(dist_train(str(cfg), work, '--resume'), work)
     assert f'Passed over the {done} trained batches without loading them' in log
     for rank in (0, 1):
         seen = lines(osp.join(work, f'samples.rank{rank}'))
-        assert seen == lines(osp.join(whole, f'samples.rank{rank}')) and len(seen) == MAX_ITERS
+        assert seen == lines(osp.join(whole, f'samples.rank{rank}')) and len(seen) == MAX_ITERS * BATCH
     assert max_abs_diff(osp.join(work, f'iter_{MAX_ITERS}.pth'), osp.join(whole, f'iter_{MAX_ITERS}.pth')) <= 1e-6
