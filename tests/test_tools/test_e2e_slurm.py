@@ -20,7 +20,7 @@ from tests.test_tools.test_e2e_preemption import lines, max_abs_diff
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))
 pytestmark = pytest.mark.e2e
-PER_EPOCH = 4  # iterations of an epoch: 8 images, 2 tasks, 1 image each
+PER_EPOCH = 6  # iterations of an epoch: 12 images, 2 tasks, 1 image each
 EPOCHS = 2
 
 DET_CFG = '''_base_ = {base!r}
@@ -115,8 +115,8 @@ def test_sbatch_preempted_requeued_resumed_is_exact(slurm: dict, tmp_path) -> No
                               env, MASTER_PORT=free_port()), capture_output=True, text=True, check=True).stdout.strip()
     log = lambda: open(out).read() if osp.exists(out) else ''  # noqa: E731
     deadline = time.time() + 400
-    # the signal during the 3rd iteration of epoch 2
-    while len(lines(osp.join(work, 'samples.rank0'))) < PER_EPOCH + 3 and time.time() < deadline:
+    # the signal during the 2nd iteration of epoch 2
+    while len(lines(osp.join(work, 'samples.rank0'))) < PER_EPOCH + 2 and time.time() < deadline:
         assert _job(slurm, job).get('JobState') in ('PENDING', 'RUNNING'), log()[-6000:]
         time.sleep(0.2)
     subprocess.run(['scancel', '--signal=USR1', '--full', job], env=slurm, check=True)
