@@ -8,9 +8,8 @@ from .runner import ResumableEpochBasedTrainLoop, ResumableIterBasedTrainLoop, u
 from .samplers import ResumableBatchSampler
 
 __all__ = [
-    'EXIT_PREEMPTED', 'PreemptionHook', 'ResumableBatchSampler', 'ResumableCheckpointHook',
-    'ResumableEpochBasedTrainLoop', 'ResumableIterBasedTrainLoop', 'use_resumable_training',
-    'AtomicCheckpointHook', 'AtomicLocalBackend', 'MambaVisionLayerDecayOptimizerConstructor',
-    'UnreadableCheckpointError', 'atomic_write', 'checkpoint_problem', 'resolve_load_from',
-    'use_atomic_checkpoints'
+    'AtomicCheckpointHook', 'AtomicLocalBackend', 'EXIT_PREEMPTED', 'MambaVisionLayerDecayOptimizerConstructor',
+    'PreemptionHook', 'ResumableBatchSampler', 'ResumableCheckpointHook', 'ResumableEpochBasedTrainLoop',
+    'ResumableIterBasedTrainLoop', 'UnreadableCheckpointError', 'atomic_write', 'checkpoint_problem',
+    'resolve_load_from', 'use_atomic_checkpoints', 'use_resumable_training'
 ]

@@ -32,13 +32,14 @@ def set_dist_env_from_slurm(default_port: int = 29500) -> None:
 
 
 def job_requeueable(job_id: str) -> bool:
-    """Whether Slurm lets job `job_id` be requeued (`sbatch --requeue`, or the cluster's JobRequeue=1)."""
+    """Whether Slurm lets job `job_id` be requeued: a batch job (sbatch) with `--requeue`, or on a cluster with
+    JobRequeue=1."""
     try:
         shown = subprocess.run(['scontrol', 'show', 'job', '-o', job_id], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return False
-    found = re.search(r'\bRequeue=(\d)', shown.stdout)
-    return shown.returncode == 0 and found is not None and found.group(1) == '1'
+    fields = dict(re.findall(r'\b(Requeue|BatchFlag)=(\d)', shown.stdout))
+    return shown.returncode == 0 and fields.get('Requeue') == '1' and fields.get('BatchFlag') == '1'
 
 
 def requeue_job(job_id: str) -> Optional[str]:

@@ -30,11 +30,12 @@ def test_not_an_srun_task(monkeypatch) -> None:
 
 
 def test_requeue() -> None:
-    shown = subprocess.CompletedProcess([], 0, stdout='JobId=5 JobName=x Requeue=1 Restarts=0')
+    shown = subprocess.CompletedProcess([], 0, stdout='JobId=5 JobName=x Requeue=1 Restarts=0 BatchFlag=1 Reboot=0')
     with mock.patch('subprocess.run', return_value=shown):
         assert slurm.job_requeueable('5')
-    with mock.patch('subprocess.run', return_value=subprocess.CompletedProcess([], 0, stdout='Requeue=0')):
-        assert not slurm.job_requeueable('5')
+    for other in ('Requeue=0 Restarts=0 BatchFlag=1', 'Requeue=1 Restarts=0 BatchFlag=0'):  # srun's own job: 0
+        with mock.patch('subprocess.run', return_value=subprocess.CompletedProcess([], 0, stdout=other)):
+            assert not slurm.job_requeueable('5')
     with mock.patch('subprocess.run', side_effect=FileNotFoundError('scontrol')):
         assert not slurm.job_requeueable('5')
         assert 'scontrol' in slurm.requeue_job('5')
