@@ -7,7 +7,8 @@ if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v
     exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    echo "install_slurm.sh: Slurm is not installed and cannot be here (needs root and apt-get); the Slurm tests skip" >&2
+    echo "install_slurm.sh: Slurm is missing and cannot be installed here (needs root and apt-get);" \
+        "the Slurm tests skip" >&2
     exit 0
 fi
 export DEBIAN_FRONTEND=noninteractive

@@ -26,7 +26,8 @@ stop_pid_file() {
 
 start() {
     for exe in munged slurmctld slurmd; do
-        command -v "$exe" >/dev/null || { echo "local_slurm.sh: $exe not found (bash tools/dev/install_slurm.sh)" >&2; exit 2; }
+        command -v "$exe" >/dev/null ||
+            { echo "local_slurm.sh: $exe not found (bash tools/dev/install_slurm.sh)" >&2; exit 2; }
     done
     [ "$(id -u)" = 0 ] || { echo "local_slurm.sh: needs root (SlurmUser=root)" >&2; exit 2; }
     # the node is this host, by its name: training ranks reach rank 0 at the job's first node name
@@ -82,7 +83,9 @@ CONF
 }
 
 stop() {
-    [ -f "$DIR/slurm.conf" ] && SLURM_CONF=$DIR/slurm.conf scancel --full --signal=KILL --partition=local 2>/dev/null || true
+    if [ -f "$DIR/slurm.conf" ]; then
+        SLURM_CONF=$DIR/slurm.conf scancel --full --signal=KILL --partition=local 2>/dev/null || true
+    fi
     stop_pid_file "$DIR/slurmd.pid"
     stop_pid_file "$DIR/slurmctld.pid"
     stop_pid_file "$DIR/munge/munged.pid"
