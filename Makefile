@@ -26,7 +26,9 @@ $(VENV)/.ready: setup.py pyproject.toml Makefile $(wildcard mmvision_mamba/ops/c
 	    "output above; MMVM_BUILD_KERNEL=0 installs without it on purpose."; exit 1; }
 	touch $@
 
+# the Slurm tests need a local Slurm: installed here where apt-get and root allow, else they skip
 test: venv lint
+	@bash tools/dev/install_slurm.sh
 	$(PY) -m pytest -q
 
 # the package's layers (.importlinter)

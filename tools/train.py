@@ -2,6 +2,10 @@
 
     python tools/train.py configs/det/mask_rcnn_mambavision_t.py [--amp] [--resume] ...
     bash tools/dist_train.sh CONFIG NUM_GPUS [args]        # torchrun, many GPUs / nodes
+    sbatch ... tools/slurm_train.sbatch CONFIG WORK_DIR    # Slurm, requeued on preemption
+
+Training stops on SIGTERM / SIGUSR1 with a checkpoint of the current iteration (exit status 75, or a requeue of
+the Slurm job) and `--resume` continues at the next iteration (`preemption = None` in the config turns it off).
 """
 import argparse
 import sys
@@ -10,7 +14,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmvision_mamba.apis import adapt_to_device, add_run_args, load_run_config, prepare_run
-from mmvision_mamba.engine import use_atomic_checkpoints
+from mmvision_mamba.engine import use_atomic_checkpoints, use_resumable_training
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,6 +41,7 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.resume, cfg.load_from = True, args.resume
     adapt_to_device(cfg)
     use_atomic_checkpoints(cfg)
+    use_resumable_training(cfg)
     return cfg
 
 

@@ -1,0 +1,3 @@
+from .resumable_batch_sampler import ResumableBatchSampler
+
+__all__ = ['ResumableBatchSampler']
