@@ -9,6 +9,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
 from ..models import MambaVision
+from ..utils.config_type import type_name
 
 _DATA_HELP = {
     'coco': 'COCO 2017 from https://cocodataset.org/#download: put train2017/, val2017/ and '
@@ -100,12 +101,6 @@ def _sync_bn_cfgs(node) -> Iterator[ConfigDict]:
     elif isinstance(node, (list, tuple)):
         for v in node:
             yield from _sync_bn_cfgs(v)
-
-
-def type_name(cfg) -> str:
-    """The class name a config dict builds (`mmdet.FPN` -> `FPN`; a class -> its name), '' for none."""
-    t = cfg.get('type') if isinstance(cfg, dict) else None
-    return t.rsplit('.', 1)[-1] if isinstance(t, str) else getattr(t, '__name__', '')
 
 
 def _head_mismatch(name: str, head, out_channels: Tuple[int, ...]) -> Optional[str]:

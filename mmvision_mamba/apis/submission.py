@@ -8,7 +8,8 @@ from typing import List, Optional
 from mmengine.config import Config
 from mmengine.dist import is_main_process
 
-from .config_checks import test_dataset, type_name
+from ..utils.config_type import type_name
+from .config_checks import test_dataset
 
 # CocoMetric writes {prefix}.bbox.json / {prefix}.segm.json; finish_submission renames them
 _COCO_PREFIX = 'results'

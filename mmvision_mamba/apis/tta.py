@@ -10,7 +10,8 @@ from typing import List, Optional, Sequence, Tuple
 
 from mmengine.config import Config, ConfigDict
 
-from .config_checks import test_dataset, type_name
+from ..utils.config_type import type_name
+from .config_checks import test_dataset
 
 #: mmseg's ADE20K / Cityscapes multi-scale ratios (the leaderboard's "MS + flip")
 SEG_RATIOS = (0.5, 0.75, 1.0, 1.25, 1.5, 1.75)

@@ -18,6 +18,7 @@ from mmengine.hooks import CheckpointHook
 from mmengine.registry import HOOKS
 
 from ...fileio import is_local_path, is_partial_file
+from ...utils.config_type import type_name
 
 #: Where mmengine's auto-resume looks for the path of the newest checkpoint (in work_dir).
 LAST_CHECKPOINT = 'last_checkpoint'
@@ -130,6 +131,5 @@ def use_atomic_checkpoints(cfg: Config) -> None:
     hook = cfg.get('default_hooks', {}).get('checkpoint')
     if hook is None:
         return
-    kind = hook.get('type')
-    if kind in ('CheckpointHook', 'mmengine.CheckpointHook', CheckpointHook):
+    if type_name(hook) == 'CheckpointHook':
         hook.type = 'AtomicCheckpointHook'

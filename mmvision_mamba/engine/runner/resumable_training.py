@@ -4,18 +4,10 @@ import logging
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
-_LOOPS = {
-    'EpochBasedTrainLoop': 'ResumableEpochBasedTrainLoop',
-    'mmengine.EpochBasedTrainLoop': 'ResumableEpochBasedTrainLoop',
-    'IterBasedTrainLoop': 'ResumableIterBasedTrainLoop',
-    'mmengine.IterBasedTrainLoop': 'ResumableIterBasedTrainLoop',
-}
-_CHECKPOINT_HOOKS = ('CheckpointHook', 'mmengine.CheckpointHook', 'AtomicCheckpointHook')
+from ...utils.config_type import type_name
 
-
-def _type_name(cfg: dict) -> object:
-    kind = cfg.get('type')
-    return kind if isinstance(kind, str) or kind is None else kind.__name__
+_LOOPS = {'EpochBasedTrainLoop': 'ResumableEpochBasedTrainLoop', 'IterBasedTrainLoop': 'ResumableIterBasedTrainLoop'}
+_CHECKPOINT_HOOKS = ('CheckpointHook', 'AtomicCheckpointHook')
 
 
 def use_resumable_training(cfg: Config) -> None:
@@ -34,31 +26,31 @@ def use_resumable_training(cfg: Config) -> None:
     if train_cfg is not None:
         if 'type' not in train_cfg and 'by_epoch' in train_cfg:
             train_cfg.type = 'EpochBasedTrainLoop' if train_cfg.pop('by_epoch') else 'IterBasedTrainLoop'
-        kind = _type_name(train_cfg)
+        kind = type_name(train_cfg)
         train_cfg.type = _LOOPS.get(kind, train_cfg.type)
         resumable = train_cfg.type in _LOOPS.values()
 
     loader = cfg.get('train_dataloader')
     if loader is not None:
         inner = loader.get('batch_sampler')
-        if inner is None or _type_name(inner) != 'ResumableBatchSampler':
+        if inner is None or type_name(inner) != 'ResumableBatchSampler':
             wrapped = ConfigDict(type='ResumableBatchSampler', batch_sampler=inner)
             if inner is None:
                 wrapped.drop_last = loader.pop('drop_last', False)
             loader.batch_sampler = wrapped
 
     hook = cfg.get('default_hooks', {}).get('checkpoint')
-    if hook is not None and _type_name(hook) in _CHECKPOINT_HOOKS:
+    if hook is not None and type_name(hook) in _CHECKPOINT_HOOKS:
         hook.type = 'ResumableCheckpointHook'
     resumable = resumable and hook is not None and hook.type == 'ResumableCheckpointHook'
 
     preemption = cfg.get('preemption', {})
     custom_hooks = list(cfg.get('custom_hooks', None) or [])
-    if preemption is None or any(_type_name(h) == 'PreemptionHook' for h in custom_hooks):
+    if preemption is None or any(type_name(h) == 'PreemptionHook' for h in custom_hooks):
         return
     if not resumable:
         print_log(f'No preemption handling: it needs mmengine\'s train loops and checkpoint hook, not '
-                  f'{_type_name(train_cfg or {})} and {_type_name(hook or {})}', logger='current',
+                  f'{type_name(train_cfg or {})} and {type_name(hook or {})}', logger='current',
                   level=logging.WARNING)
         return
     cfg.custom_hooks = custom_hooks + [dict(type='PreemptionHook', **preemption)]
