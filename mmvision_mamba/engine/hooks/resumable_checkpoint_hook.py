@@ -23,6 +23,14 @@ class ResumableCheckpointHook(AtomicCheckpointHook):
         super().__init__(**kwargs)
         self._saved_at: Optional[Tuple[int, int]] = None
 
+    # Every rank must take part in gathering the RNG states, and mmengine saves on rank 0 alone (Runner.save_checkpoint
+    # is master_only, and so is its before_save_checkpoint call): CheckpointHook's _save_checkpoint_with_step is the
+    # one place all ranks pass before a save. tests/test_engine/test_mmengine_versions.py runs this against the
+    # oldest and newest mmengine setup.py allows; a release without it fails here at import, not silently.
+    if not hasattr(AtomicCheckpointHook, '_save_checkpoint_with_step'):
+        raise ImportError('mmvision_mamba: this mmengine has no CheckpointHook._save_checkpoint_with_step, which '
+                          'ResumableCheckpointHook extends; install an mmengine that setup.py allows.')
+
     def _save_checkpoint_with_step(self, runner, step: int, meta: dict) -> None:
         record_training_state(runner, meta['epoch'], meta['iter'])
         super()._save_checkpoint_with_step(runner, step, meta)
