@@ -16,6 +16,7 @@ from mmvision_mamba.fileio import load_checkpoint_file
 from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, build_out_norm, check_window_mode, crop,
                       level_window, pad_to_multiple, window_partition, window_reverse)
 from ..utils import as_tensor, convert_mambavision, extract_state_dict
+from .channel_check import check_builder_channels
 from .mambavision_args import (ARCH_DEFAULT, NUM_LEVELS, check_input, check_options, check_out_indices,
                                check_window_size, pretrained_to_init_cfg, resolve_arch, resolve_layer_scale)
 
@@ -186,6 +187,9 @@ class MambaVision(BaseModule):
         for i in self.out_indices:
             self.add_module(f'outnorm{i}', build_out_norm(out_norm_cfg, self.num_features[i]))
         self._freeze_stages()
+        # built by a detector / segmentor (mmdet's or mmseg's own tools too): a neck or head config that will
+        # not take these maps stops here, naming the key and the value to set, not at a conv in the first step
+        check_builder_channels(self, self.out_channels)
 
     @classmethod
     def resolve_arch(cls, arch: Union[str, dict]) -> dict:
