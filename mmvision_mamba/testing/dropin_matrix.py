@@ -163,7 +163,7 @@ def render_page(text: str, matrix: Sequence[DropIn] = MATRIX) -> str:
     Raises:
         ValueError: the markers are missing.
     """
-    pattern = re.compile(re.escape(BEGIN) + r'\n.*?\n' + re.escape(END), re.S)
+    pattern = re.compile(re.escape(BEGIN) + r'\n(?:.*?\n)?' + re.escape(END), re.S)
     if not pattern.search(text):
         raise ValueError(f'the page has no {BEGIN!r} ... {END!r} section for the table')
     return pattern.sub(lambda _: f'{BEGIN}\n{render_table(matrix)}\n{END}', text)
