@@ -17,6 +17,7 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import DefaultScope
 
 from mmvision_mamba.models import MambaVision
+from mmvision_mamba.testing import demo_seg_inputs
 from mmvision_mamba.testing.dropin_matrix import MATRIX, PAGE, DropIn, render_page
 from mmvision_mamba.apis.config_checks import check_backbone_channels
 
@@ -104,20 +105,13 @@ def build(case: DropIn, cfg: Config):
 
 
 def batch(case: DropIn) -> dict:
-    """Two synthetic 64x64 images with boxes, masks and (panoptic) semantic maps, or segmentation maps."""
+    """Two synthetic 64x64 images with boxes, masks and (panoptic) semantic maps (mmdet's demo inputs, which have
+    those), or segmentation maps."""
     if case.library == 'mmdet':
         from mmdet.testing import demo_mm_inputs
         return demo_mm_inputs(2, (3, SIZE, SIZE), num_items=[2, 3], with_mask=case.architecture in MASKS,
                               with_semantic='panoptic' in case.architecture)
-    from mmengine.structures import PixelData
-    from mmseg.structures import SegDataSample
-    samples = []
-    for _ in range(2):
-        sample = SegDataSample(metainfo=dict(img_shape=(SIZE, SIZE), ori_shape=(SIZE, SIZE)))
-        sample.gt_sem_seg = PixelData(data=torch.randint(0, 19, (1, SIZE, SIZE)))
-        samples.append(sample)
-    images = [torch.randint(0, 256, (3, SIZE, SIZE), dtype=torch.uint8) for _ in range(2)]
-    return dict(inputs=images, data_samples=samples)
+    return demo_seg_inputs(2, (SIZE, SIZE), num_classes=19)  # the mmseg bases' 19 classes (Cityscapes)
 
 
 def _named(key: str) -> str:
