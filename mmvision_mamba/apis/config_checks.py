@@ -2,14 +2,13 @@
 fit the backbone, device-appropriate settings."""
 import logging
 import os.path as osp
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional
 
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import print_log
 
-from ..models import MambaVision
-from ..utils.config_type import type_name
+from ..models.backbones.channel_check import channel_problems
 
 _DATA_HELP = {
     'coco': 'COCO 2017 from https://cocodataset.org/#download: put train2017/, val2017/ and '
@@ -103,65 +102,12 @@ def _sync_bn_cfgs(node) -> Iterator[ConfigDict]:
             yield from _sync_bn_cfgs(v)
 
 
-def _head_mismatch(name: str, head, out_channels: Tuple[int, ...]) -> Optional[str]:
-    """Compares a head's in_channels with the maps its in_index picks (mmseg decode / auxiliary
-    heads: the last map by default; a head with a list of in_channels and no in_index, such as
-    Mask2Former's, takes them all)."""
-    if not isinstance(head, dict) or 'in_channels' not in head:
-        return None
-    in_channels = head['in_channels']
-    takes_all = isinstance(in_channels, (list, tuple)) and 'in_index' not in head
-    in_index = list(range(len(out_channels))) if takes_all else head.get('in_index', -1)
-    single = isinstance(in_index, int)
-    indices = [in_index] if single else list(in_index)
-    bad = [i for i in indices if not -len(out_channels) <= i < len(out_channels)]
-    if bad:
-        return (f'{name}.in_index={in_index} picks map(s) {bad} but the backbone returns only '
-                f'{len(out_channels)} maps (out_channels {out_channels}): use indices in '
-                f'[0, {len(out_channels) - 1}] or widen backbone.out_indices.')
-    expected = out_channels[in_index] if single else [out_channels[i] for i in indices]
-    given = list(in_channels) if isinstance(in_channels, (list, tuple)) else in_channels
-    if given != expected:
-        return (f'{name}.in_channels={in_channels} but the backbone maps it takes (in_index='
-                f'{in_index}) have {expected} channels: set {name}.in_channels={expected}.')
-    return None
-
-
 def check_backbone_channels(cfg: Config) -> Optional[str]:
-    """Checks, without building anything, that the neck (or, without one, the decode,
-    auxiliary or panoptic heads) takes the channels that a MambaVision backbone returns.
+    """Checks, without building anything, that the neck (or, without one, the decode, auxiliary or
+    panoptic heads) takes the channels that a MambaVision (or MM_mamba_vision) backbone returns.
 
     Returns:
-        None when they match or the backbone is no MambaVision; else a message naming both
-        sides and the values to use.
+        None when they match or the backbone is no MambaVision; else one line per mismatch, naming
+        the key, its value and the value to set.
     """
-    model = cfg.get('model')
-    while isinstance(model, dict) and 'module' in model:  # a TTA model around it
-        model = model['module']
-    backbone = model.get('backbone') if isinstance(model, dict) else None
-    if type_name(backbone) != 'MambaVision':
-        return None
-    arch, out_indices = backbone.get('arch', 'tiny'), backbone.get('out_indices', (0, 1, 2, 3))
-    try:
-        out_channels = MambaVision.arch_channels(arch, out_indices)
-    except (TypeError, ValueError) as e:
-        return f'model.backbone: {e}'
-    described = (f'the MambaVision backbone (arch={arch!r}, out_indices={out_indices}) returns maps with '
-                 f'out_channels {out_channels}')
-    neck = model.get('neck')
-    if neck:
-        first = neck[0] if isinstance(neck, (list, tuple)) else neck
-        in_channels = first.get('in_channels') if isinstance(first, dict) else None
-        if isinstance(in_channels, (list, tuple)) and tuple(in_channels) != out_channels:
-            where = 'model.neck[0]' if isinstance(neck, (list, tuple)) else 'model.neck'
-            return (f'{where}.in_channels={list(in_channels)} but {described}: set '
-                    f'{where}.in_channels={list(out_channels)}.')
-        return None
-    for key in ('decode_head', 'auxiliary_head', 'panoptic_head'):
-        heads = model.get(key)
-        for i, head in enumerate(heads if isinstance(heads, (list, tuple)) else [heads]):
-            name = f'model.{key}' + (f'[{i}]' if isinstance(heads, (list, tuple)) else '')
-            problem = _head_mismatch(name, head, out_channels)
-            if problem:
-                return f'{problem} ({described})'
-    return None
+    return '\n'.join(channel_problems(cfg.get('model'))) or None

@@ -1,4 +1,4 @@
-from .backbones import MambaVision
+from .backbones import MambaVision, MambaVisionOfficial
 from .classifiers import MambaVisionClassifier
 
-__all__ = ['MambaVision', 'MambaVisionClassifier']
+__all__ = ['MambaVision', 'MambaVisionOfficial', 'MambaVisionClassifier']

@@ -31,6 +31,12 @@ def test_layer_scale_and_attention_layout() -> None:
     base, tiny = MambaVision('base'), MambaVision('tiny')
     assert torch.all(base.levels[2].blocks[0].gamma_1 == 1e-5)
     assert tiny.levels[2].blocks[0].gamma_1 is None
+    # None is no layer scale, as in the official network; 'arch' (the default) is the arch's own
+    small_b = dict(dim=16, in_dim=8, depths=(1, 1, 2, 2), num_heads=(1, 2, 2, 4), layer_scale=1e-5)
+    assert MambaVision(small_b, layer_scale=None).levels[3].blocks[1].gamma_1 is None
+    assert torch.all(MambaVision(small_b, layer_scale='arch').levels[3].blocks[1].gamma_2 == 1e-5)
+    assert torch.all(MambaVision(small_b, layer_scale=0.1).levels[3].blocks[1].gamma_2 == 0.1)
+    assert MambaVision(small_b).levels[3].blocks[1].gamma_1 is not None
     kinds = ['qkv' if hasattr(b.mixer, 'qkv') else 'ssm' for b in tiny.levels[2].blocks]
     assert kinds == ['ssm'] * 4 + ['qkv'] * 4
     kinds = ['qkv' if hasattr(b.mixer, 'qkv') else 'ssm' for b in MambaVision('small').levels[2].blocks]
@@ -209,7 +215,12 @@ SMALL_ARCH = {k: v for k, v in SMALL.items() if k != 'window_size'}
     (dict(drop_path_rate=-0.1), ValueError, 'drop_path_rate must be a probability'),
     (dict(drop_rate=2), ValueError, 'drop_rate must be a probability'),
     (dict(attn_drop_rate=None), ValueError, 'attn_drop_rate must be a probability'),
-    (dict(layer_scale=0.), ValueError, 'layer_scale must be None .* or a positive float'),
+    (dict(layer_scale=0.), ValueError,
+     r"layer_scale must be None \(no layer scale\), a positive float such as 1e-5, or 'arch' \(the arch's own, "
+     r'here None\), got 0.0'),
+    (dict(layer_scale='default'), ValueError, "layer_scale must be None .*, or 'arch' .*got 'default'"),
+    (dict(arch=dict(SMALL_ARCH, layer_scale=-1)), ValueError,
+     r"arch\['layer_scale'\] must be None \(no layer scale\) or a positive float such as 1e-5, got -1"),
     (dict(mlp_ratio=0), ValueError, 'mlp_ratio must be a positive number'),
     (dict(in_channels=0), ValueError, 'in_channels must be an int >= 1, got 0'),
     (dict(out_indices=4), ValueError, r'out_indices must be an int or a non-empty sequence of ints in \[-4, 3\]'),

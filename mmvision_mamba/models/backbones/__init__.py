@@ -1,3 +1,4 @@
 from .mambavision import MambaVision
+from .mambavision_official import MambaVisionOfficial
 
-__all__ = ['MambaVision']
+__all__ = ['MambaVision', 'MambaVisionOfficial']

@@ -16,8 +16,9 @@ from mmvision_mamba.fileio import load_checkpoint_file
 from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, build_out_norm, check_window_mode, crop,
                       level_window, pad_to_multiple, window_partition, window_reverse)
 from ..utils import as_tensor, convert_mambavision, extract_state_dict
-from .mambavision_args import (NUM_LEVELS, check_input, check_options, check_out_indices, check_window_size,
-                               pretrained_to_init_cfg, resolve_arch)
+from .channel_check import check_builder_channels
+from .mambavision_args import (ARCH_DEFAULT, NUM_LEVELS, check_input, check_options, check_out_indices,
+                               check_window_size, pretrained_to_init_cfg, resolve_arch, resolve_layer_scale)
 
 
 def attention_block_ids(depth: int) -> range:
@@ -92,7 +93,8 @@ class MambaVision(BaseModule):
             (8, 8, 112, 56), attention and the scan see only real tokens on any image up to
             1792 px (cost follows the image, not the window).
         drop_path_rate: stochastic depth in [0, 1), linear over all blocks; default: the arch's.
-        layer_scale: initial layer-scale of the hybrid blocks; default: the arch's (B/L: 1e-5).
+        layer_scale: initial layer scale of the hybrid blocks: a positive float, None for none (as in the
+            official network), or 'arch' (the default) for the arch's own (T, T2, S: none; B, L, L2, L3: 1e-5).
         mlp_ratio: MLP hidden width relative to the channels.
         qkv_bias: bias of the attention qkv projection.
         drop_rate: dropout after projections.
@@ -140,7 +142,7 @@ class MambaVision(BaseModule):
                  out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3),
                  window_size: Optional[Union[int, Sequence[int]]] = None,
                  drop_path_rate: Optional[float] = None,
-                 layer_scale: Optional[float] = None,
+                 layer_scale: Union[float, None, str] = ARCH_DEFAULT,
                  mlp_ratio: float = 4.,
                  qkv_bias: bool = True,
                  drop_rate: float = 0.,
@@ -159,9 +161,9 @@ class MambaVision(BaseModule):
                                         self.arch['window_size'])
         self.out_indices = check_out_indices(out_indices)
         drop_path_rate = self.arch['drop_path_rate'] if drop_path_rate is None else drop_path_rate
-        layer_scale = self.arch['layer_scale'] if layer_scale is None else layer_scale
+        layer_scale = resolve_layer_scale(layer_scale, self.arch['layer_scale'])
         check_options(in_channels=in_channels, drop_path_rate=drop_path_rate, drop_rate=drop_rate,
-                      attn_drop_rate=attn_drop_rate, layer_scale=layer_scale, mlp_ratio=mlp_ratio,
+                      attn_drop_rate=attn_drop_rate, mlp_ratio=mlp_ratio,
                       frozen_stages=frozen_stages, qkv_bias=qkv_bias, norm_eval=norm_eval, with_cp=with_cp)
         self.in_channels = in_channels
         self.window_size = window_size
@@ -185,6 +187,9 @@ class MambaVision(BaseModule):
         for i in self.out_indices:
             self.add_module(f'outnorm{i}', build_out_norm(out_norm_cfg, self.num_features[i]))
         self._freeze_stages()
+        # built by a detector / segmentor (mmdet's or mmseg's own tools too): a neck or head config that will
+        # not take these maps stops here, naming the key and the value to set, not at a conv in the first step
+        check_builder_channels(self, self.out_channels)
 
     @classmethod
     def resolve_arch(cls, arch: Union[str, dict]) -> dict:

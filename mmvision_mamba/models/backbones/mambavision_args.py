@@ -11,6 +11,8 @@ from torch import Tensor
 
 #: levels of the network: 0 and 1 convolutional, 2 and 3 hybrid (Mamba + attention)
 NUM_LEVELS = 4
+#: the value of an argument that stands for the arch's own setting (e.g. `layer_scale='arch'`)
+ARCH_DEFAULT = 'arch'
 #: what a custom arch dict leaves out
 CUSTOM_ARCH_DEFAULTS = dict(window_size=(8, 8, 14, 7), drop_path_rate=0., layer_scale=None)
 _REQUIRED_ARCH_KEYS = {'dim', 'in_dim', 'depths', 'num_heads'}
@@ -110,17 +112,31 @@ def check_out_indices(out_indices: Union[int, Sequence[int]]) -> Tuple[int, ...]
     return tuple(sorted({i % NUM_LEVELS for i in out_indices}))
 
 
+def resolve_layer_scale(layer_scale: Union[float, None, str], arch_value: Optional[float]) -> Optional[float]:
+    """`layer_scale`, or with ARCH_DEFAULT the arch's own value; None means no layer scale.
+
+    Raises:
+        ValueError: a value (the argument's, or the arch dict's for ARCH_DEFAULT) that is neither None nor a
+            positive number, or a str other than ARCH_DEFAULT.
+    """
+    if isinstance(layer_scale, str) and layer_scale == ARCH_DEFAULT:
+        if not (arch_value is None or (_is_number(arch_value) and arch_value > 0)):
+            raise ValueError(f"arch['layer_scale'] must be None (no layer scale) or a positive float such as 1e-5, "
+                             f'got {arch_value!r}.')
+        return arch_value
+    if layer_scale is None or (_is_number(layer_scale) and layer_scale > 0):
+        return layer_scale
+    raise ValueError(f"layer_scale must be None (no layer scale), a positive float such as 1e-5, or {ARCH_DEFAULT!r} "
+                     f"(the arch's own, here {arch_value!r}), got {layer_scale!r}.")
+
+
 def check_options(*, in_channels: int, drop_path_rate: float, drop_rate: float, attn_drop_rate: float,
-                  layer_scale: Optional[float], mlp_ratio: float, frozen_stages: int, qkv_bias: bool,
-                  norm_eval: bool, with_cp: bool) -> None:
-    """The scalar arguments of MambaVision (drop_path_rate and layer_scale after the arch's defaults)."""
+                  mlp_ratio: float, frozen_stages: int, qkv_bias: bool, norm_eval: bool, with_cp: bool) -> None:
+    """The scalar arguments of MambaVision (drop_path_rate after the arch's default)."""
     check_int('in_channels', in_channels, 1)
     check_rate('drop_path_rate', drop_path_rate)
     check_rate('drop_rate', drop_rate)
     check_rate('attn_drop_rate', attn_drop_rate)
-    if layer_scale is not None and not (_is_number(layer_scale) and layer_scale > 0):
-        raise ValueError(f'layer_scale must be None (no layer scale) or a positive float such as 1e-5, got '
-                         f'{layer_scale!r}.')
     if not (_is_number(mlp_ratio) and mlp_ratio > 0):
         raise ValueError(f'mlp_ratio must be a positive number (4.0 in every variant), got {mlp_ratio!r}.')
     if not (_is_int(frozen_stages) and -1 <= frozen_stages <= NUM_LEVELS):
