@@ -9,7 +9,7 @@ from typing import List, Mapping, Optional, Sequence, Tuple
 from torch import nn
 
 from ...utils.config_type import type_name
-from .mambavision_args import NUM_LEVELS, check_out_indices
+from .argument_checks import NUM_LEVELS, check_out_indices
 
 #: backbone `type`s (registered names and class names) that these checks know
 MAMBAVISION_TYPES = ('MambaVision', 'MM_mamba_vision', 'MambaVisionOfficial')

@@ -17,7 +17,7 @@ from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, build_out_
                       level_window, pad_to_multiple, window_partition, window_reverse)
 from ..utils import as_tensor, convert_mambavision, extract_state_dict
 from .channel_check import check_builder_channels
-from .mambavision_args import (ARCH_DEFAULT, NUM_LEVELS, check_input, check_options, check_out_indices,
+from .argument_checks import (ARCH_DEFAULT, NUM_LEVELS, check_input, check_options, check_out_indices,
                                check_window_size, pretrained_to_init_cfg, resolve_arch, resolve_layer_scale)
 
 
@@ -113,7 +113,7 @@ class MambaVision(BaseModule):
 
     Raises:
         ValueError / TypeError: an argument out of range or of the wrong type; the message
-            says what would be right (the checks are in `mambavision_args`).
+            says what would be right (the checks are in `argument_checks`).
     """
 
     arch_settings: Dict[str, dict] = {
