@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from mmvision_mamba.apis.config_checks import sync_bn_to_bn
 from mmvision_mamba.testing import demo_det_inputs, demo_seg_inputs
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / 'configs'
@@ -107,17 +108,6 @@ def _build(path: Path, cfg):
     return init_model(cfg)
 
 
-def _sync_bn_to_bn(node):
-    """Replaces every SyncBN norm_cfg in a config (sub)tree by BN, in place."""
-    if isinstance(node, dict):
-        if node.get('type') == 'SyncBN':
-            node['type'] = 'BN'
-        for value in node.values():
-            _sync_bn_to_bn(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            _sync_bn_to_bn(value)
-
 
 def _in_channels_owner(model):
     """The part of a model config that takes the backbone's levels: the neck, else the head."""
@@ -163,7 +153,7 @@ def _shrink(path: Path, cfg) -> None:
         cfg.model.auxiliary_head.in_channels = SMALL_CHANNELS[cfg.model.auxiliary_head.in_index]
         cfg.model.data_preprocessor.size = (64, 64)
     # SyncBN (cascade bbox heads, UperNet / FCN heads) needs a process group to train: use BN
-    _sync_bn_to_bn(cfg.model)
+    sync_bn_to_bn(cfg.model)
 
 
 def _det_batch():
@@ -381,6 +371,7 @@ def test_weight_decay_rules(name):
     cfg = _load(path)
     _shrink(path, cfg)
     cfg.model.backbone.arch = dict(SMALL_ARCH, layer_scale=1e-5)
+    cfg.model.backbone.layer_scale = 'arch'  # the T configs say None: no layer scale
     model = _build(path, cfg)
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
         optim = build_optim_wrapper(model, dict(cfg.optim_wrapper, type='OptimWrapper'))  # AMP needs a GPU

@@ -87,11 +87,16 @@ def adapt_to_device(cfg: Config) -> None:
     cfg.model_wrapper_cfg = dict(type='MMDistributedDataParallel', device_ids=None,
                                  broadcast_buffers=False,
                                  find_unused_parameters=cfg.get('find_unused_parameters', False))
-    for norm in _sync_bn_cfgs(cfg.model):
-        norm.type = 'BN'
+    sync_bn_to_bn(cfg.model)
 
 
-def _sync_bn_cfgs(node) -> Iterator[ConfigDict]:
+def sync_bn_to_bn(node) -> None:
+    """Turns every SyncBN norm config in a config (sub)tree into BN, in place (SyncBN needs a process group)."""
+    for norm in _sync_bn_cfgs(node):
+        norm['type'] = 'BN'
+
+
+def _sync_bn_cfgs(node) -> Iterator[dict]:
     if isinstance(node, dict):
         if node.get('type') == 'SyncBN':
             yield node

@@ -45,7 +45,7 @@ def source() -> MambaVision:
 
 
 def test_checkpoints_of_every_layout(tiny_configs, source: MambaVision, tmp_path) -> None:
-    small = {'model.backbone.arch': dict(SMALL)}
+    small = {'model.backbone.arch': dict(SMALL), 'model.backbone.layer_scale': 'arch'}  # the config says None
     official = write_cls(source, str(tmp_path / 'official.pth.tar'))  # backbone only: through load_pretrained
     converted = str(tmp_path / 'converted.pth')  # mmengine layout with dataset_meta: by name
     torch.save(convert_to_mm_checkpoint(official, 'coco'), converted)

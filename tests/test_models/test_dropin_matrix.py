@@ -19,7 +19,7 @@ from mmengine.registry import DefaultScope
 from mmvision_mamba.models import MambaVision
 from mmvision_mamba.testing import demo_seg_inputs
 from mmvision_mamba.testing.dropin_matrix import MATRIX, PAGE, DropIn, render_page
-from mmvision_mamba.apis.config_checks import check_backbone_channels
+from mmvision_mamba.apis.config_checks import check_backbone_channels, sync_bn_to_bn
 
 pytest.importorskip('mmdet')
 pytest.importorskip('mmseg')
@@ -28,16 +28,6 @@ SMALL = dict(dim=16, in_dim=8, depths=(1, 1, 2, 2), num_heads=(1, 2, 2, 4))
 SIZE = 64
 SHIPPED = {'Mask R-CNN', 'Cascade Mask R-CNN', 'DINO', 'Mask2Former', 'UperNet'}
 
-
-def _sync_bn_to_bn(node) -> None:
-    if isinstance(node, dict):
-        if node.get('type') == 'SyncBN':
-            node['type'] = 'BN'
-        for value in node.values():
-            _sync_bn_to_bn(value)
-    elif isinstance(node, (list, tuple)):
-        for value in node:
-            _sync_bn_to_bn(value)
 
 
 def _fewer_queries_m2f(model: ConfigDict) -> None:
@@ -147,7 +137,7 @@ def test_dropin_trains_and_wrong_channels_are_named(case: DropIn, tmp_path) -> N
     cfg = load(case, tmp_path, SMALL)
     cfg.model.backbone.window_size = (8, 8, 4, 2)  # one window per hybrid level at 64x64
     assert check_backbone_channels(cfg) is None
-    _sync_bn_to_bn(cfg.model)
+    sync_bn_to_bn(cfg.model)
     CHEAPER.get(case.architecture, lambda m: None)(cfg.model)
     if case.library == 'mmseg':
         cfg.model.data_preprocessor.size = (SIZE, SIZE)  # the crop size, which a data set config sets
