@@ -12,13 +12,13 @@ from mmengine.registry import MODELS
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmvision_mamba.fileio import load_checkpoint_file
+from ...fileio import load_checkpoint_file
 from ..layers import (ConvBlock, Downsample, HybridBlock, PatchEmbed, build_out_norm, check_window_mode, crop,
                       level_window, pad_to_multiple, window_partition, window_reverse)
 from ..utils import as_tensor, convert_mambavision, extract_state_dict
-from .channel_check import check_builder_channels
 from .argument_checks import (ARCH_DEFAULT, NUM_LEVELS, check_input, check_options, check_out_indices,
                                check_window_size, pretrained_to_init_cfg, resolve_arch, resolve_layer_scale)
+from .channel_check import check_builder_channels
 
 
 def attention_block_ids(depth: int) -> range:
