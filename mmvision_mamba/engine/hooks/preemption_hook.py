@@ -4,7 +4,7 @@ import threading
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.dist import all_reduce, is_main_process
+from mmengine.dist import all_reduce, barrier, is_distributed, is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
@@ -100,6 +100,11 @@ class PreemptionHook(Hook):
                     runner.logger.error(f'Could not requeue Slurm job {job}: {problem}')
             else:
                 runner.logger.warning(f'Slurm job {job} may not be requeued (sbatch --requeue)')
+        if is_distributed():
+            # leave together, with the group shut down: a rank whose peer has gone while its process group is still
+            # open can abort at exit ('terminate called without an active exception' from gloo)
+            barrier()
+            torch.distributed.destroy_process_group()
         raise SystemExit(self.exit_code)
 
     def _stop_agreed(self) -> bool:
