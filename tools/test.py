@@ -13,8 +13,8 @@ import sys
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
-from mmvision_mamba.apis import (adapt_to_device, add_run_args, apply_tta, enable_visualization, finish_submission,
-                                 load_run_config, prepare_run, prepare_submission)
+from mmvision_mamba.apis import (adapt_to_device, add_run_args, apply_tta, close_process_group, enable_visualization,
+                                 finish_submission, load_run_config, prepare_run, prepare_submission)
 
 
 def parse_args() -> argparse.Namespace:
@@ -64,6 +64,7 @@ def main() -> None:
     if args.out_dir:
         files = finish_submission(cfg, args.out_dir)
         print_log(f'{len(files)} files for the evaluation server in {args.out_dir}', logger='current')
+    close_process_group()
 
 
 if __name__ == '__main__':

@@ -13,7 +13,7 @@ import sys
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmvision_mamba.apis import adapt_to_device, add_run_args, load_run_config, prepare_run
+from mmvision_mamba.apis import adapt_to_device, add_run_args, close_process_group, load_run_config, prepare_run
 from mmvision_mamba.engine import use_atomic_checkpoints, use_resumable_training
 
 
@@ -53,6 +53,7 @@ def main() -> None:
     except ValueError as e:
         sys.exit(f'error: {e}')
     Runner.from_cfg(cfg).train()
+    close_process_group()
 
 
 if __name__ == '__main__':

@@ -1,1 +1,2 @@
-"""Helpers every layer may import (torch only): tensor errors and timers."""
+"""Helpers every layer may import (torch only): tensor errors, timers, config type names, the Slurm job, the end of
+a distributed run."""

@@ -4,10 +4,11 @@ import threading
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.dist import all_reduce, barrier, is_distributed, is_main_process
+from mmengine.dist import all_reduce, is_main_process
 from mmengine.hooks import Hook
 from mmengine.registry import HOOKS
 
+from mmvision_mamba.utils.distributed import close_process_group
 from mmvision_mamba.utils.slurm import job_requeueable, requeue_job, slurm_job_id
 from .resumable_checkpoint_hook import ResumableCheckpointHook
 
@@ -100,11 +101,7 @@ class PreemptionHook(Hook):
                     runner.logger.error(f'Could not requeue Slurm job {job}: {problem}')
             else:
                 runner.logger.warning(f'Slurm job {job} may not be requeued (sbatch --requeue)')
-        if is_distributed():
-            # leave together, with the group shut down: a rank whose peer has gone while its process group is still
-            # open can abort at exit ('terminate called without an active exception' from gloo)
-            barrier()
-            torch.distributed.destroy_process_group()
+        close_process_group()  # the ranks leave together; SystemExit skips the tool's own close
         raise SystemExit(self.exit_code)
 
     def _stop_agreed(self) -> bool:
