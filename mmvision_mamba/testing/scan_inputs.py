@@ -54,9 +54,12 @@ def scan_inputs(batch: int = 2, dim: int = 8, n_state: int = 8, length: int = 33
         raise ValueError(f'the {layout!r} layout has no B/C groups and no z (as MambaVisionMixer calls the scan)')
     param_dtype = dtype if param_dtype is None else param_dtype
     c_groups = groups if c_groups is None else c_groups
+    device = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
 
     def randn(*shape: int) -> Tensor:
+        if device.type == 'meta':  # shapes only: no values to draw
+            return torch.empty(*shape, dtype=torch.float64, device=device)
         return torch.randn(*shape, generator=gen, dtype=torch.float64)
 
     def bc_shape(g: Optional[int]) -> tuple:
@@ -68,7 +71,6 @@ def scan_inputs(batch: int = 2, dim: int = 8, n_state: int = 8, length: int = 33
     if positive_delta:
         values['delta'] = torch.nn.functional.softplus(values['delta'])
     present = dict(D=D, z=z, delta_bias=delta_bias)
-    device = torch.device(device)
     out: ScanInputs = {}
     for name, shaped in _layout(batch, dim, n_state, length, layout, device, dtype, bc_shape(groups),
                                 bc_shape(c_groups)).items():
