@@ -204,8 +204,10 @@ def test_opcheck(optional: bool) -> None:
     torch.library.opcheck(torch.ops.mmvision_mamba.selective_scan_bwd.default, bwd_args)
 
 
-def test_compile_fullgraph() -> None:
-    """No graph break: dispatch, the custom op and its backward trace into one graph."""
+@pytest.mark.parametrize('backend', ['aot_eager', 'inductor'])
+def test_compile_fullgraph(backend: str) -> None:
+    """No graph break: dispatch, the custom op and its backward trace into one graph; inductor's generated code
+    calls the forward and backward ops with the same results."""
     x = make_inputs(batch=1, dim=16, n_state=4, length=20, dtype=torch.float32)
 
     def block(u, delta, A, B, C, D, z, delta_bias):
@@ -213,7 +215,8 @@ def test_compile_fullgraph() -> None:
                                  return_last_state=True)
         return y.sum(-1) + last.sum(-1)
 
-    compiled = torch.compile(block, fullgraph=True, backend='aot_eager')
+    torch._dynamo.reset()
+    compiled = torch.compile(block, fullgraph=True, backend=backend)
     leaves = [x[k].clone().requires_grad_() for k in SCAN_ARGS]
     expected = block(*leaves)
     expected_grads = torch.autograd.grad(expected.sum(), leaves)
