@@ -1,4 +1,5 @@
-"""End to end through tools/train.py, tools/test.py and tools/dist_train.sh on test-made data sets."""
+"""End to end through tools/train.py and tools/test.py on test-made data sets (tools/dist_train.sh with two
+processes: test_e2e_preemption.py)."""
 import glob
 import json
 import os
@@ -117,16 +118,6 @@ def test_upernet_train_resume_test(tmp_path) -> None:
     assert 'resumed epoch: 0, iter: 2' in resumed.stdout + resumed.stderr
     run([py, 'tools/test.py', str(cfg), osp.join(work, 'iter_4.pth'), '--work-dir', work])
     assert 'mIoU' in last_metrics(work)
-
-
-def test_two_process_distributed_training(det_config: str, tmp_path) -> None:
-    work = str(tmp_path / 'dist')
-    proc = run(['bash', 'tools/dist_train.sh', det_config, '2', '--work-dir', work,
-                '--cfg-options', 'train_cfg.val_interval=10'], PYTHON=sys.executable, PORT=free_port(),
-               OMP_NUM_THREADS='1')
-    log = proc.stdout + proc.stderr
-    assert 'Distributed training: True' in log and 'GPU number: 2' in log  # mmengine's name for world size
-    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
 
 
 @pytest.mark.parametrize('config,where', [('configs/det/mask_rcnn_mambavision_t.py', 'data/coco/'),

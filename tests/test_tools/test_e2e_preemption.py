@@ -67,7 +67,8 @@ def test_sigterm_under_dist_train_then_resume_is_exact(tmp_path) -> None:
     cfg.write_text(SEG_CFG.format(base=osp.join(ROOT, 'configs/seg/upernet_mambavision_t_512x512_160k_ade20k.py'),
                                   root=root, max_iters=MAX_ITERS))
     whole, work = str(tmp_path / 'whole'), str(tmp_path / 'work')
-    finish(dist_train(str(cfg), whole), whole)
+    log = finish(dist_train(str(cfg), whole), whole)
+    assert 'Distributed training: True' in log and 'GPU number: 2' in log  # mmengine's name for world size
 
     proc = dist_train(str(cfg), work)
     deadline = time.time() + 300
