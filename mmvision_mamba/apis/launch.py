@@ -1,15 +1,11 @@
-"""Distributed start-up on machines without CUDA (gloo), which mmengine 0.10's init_dist cannot do, and the end of
-every distributed run (`close_process_group`, which mmengine leaves to the program)."""
+"""Distributed start-up on machines without CUDA (gloo), which mmengine 0.10's init_dist cannot do."""
 import os
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
-from mmvision_mamba.utils.distributed import close_process_group
 from mmvision_mamba.utils.slurm import set_dist_env_from_slurm
-
-__all__ = ['close_process_group', 'init_cpu_distributed']
 
 
 def init_cpu_distributed(launcher: str, cfg: Config) -> None:

@@ -11,7 +11,7 @@ from torch import nn
 from mmvision_mamba.apis import infer_image, init_inferencer, init_model, load_weights
 from mmvision_mamba.models import MambaVision
 from mmvision_mamba.models.utils import convert_to_mm_checkpoint, dataset_meta
-from tests.test_models.test_pretrained import SMALL, backbone_only, write_cls
+from tests.test_models.test_pretrained import SMALL, backbone_only, source, write_cls  # noqa: F401 (fixture)
 
 TINY = dict(dim=16, in_dim=8, depths=(1, 1, 2, 2), num_heads=(1, 1, 2, 2))
 
@@ -34,14 +34,6 @@ def test_bare_backbone_config_and_unknown_library() -> None:
         init_model(Config(dict(optimizer=dict(type='SGD'))))
     with pytest.raises(ValueError, match="default_scope='no_such_lib'"):
         init_model(Config(dict(default_scope='no_such_lib', model=dict(type='X'))))
-
-
-@pytest.fixture(scope='module')
-def source() -> MambaVision:
-    model = MambaVision(SMALL).eval()
-    for p in model.parameters():
-        nn.init.normal_(p)
-    return model
 
 
 def test_checkpoints_of_every_layout(tiny_configs, source: MambaVision, tmp_path) -> None:

@@ -6,15 +6,7 @@ from torch import nn
 
 from mmvision_mamba.models import MambaVision
 from mmvision_mamba.models.utils import convert_to_mm_checkpoint
-from tests.test_models.test_pretrained import SMALL, backbone_only, write_cls, write_hf, write_mm
-
-
-@pytest.fixture(scope='module')
-def source() -> MambaVision:
-    model = MambaVision(SMALL).eval()
-    for p in model.parameters():
-        nn.init.normal_(p)
-    return model
+from tests.test_models.test_pretrained import SMALL, backbone_only, source, write_cls, write_hf, write_mm  # noqa: F401
 
 
 @pytest.mark.parametrize('writer,layout', [(write_cls, 'backbone'), (write_hf, 'backbone'),
