@@ -1,5 +1,5 @@
-"""The run layer: what tools/train.py, tools/test.py and the other tools do before and around a run
-(arguments, config checks, distributed start-up and end, TTA, test-server files), and the model of a config for inference."""
+"""The run layer: what tools/train.py, tools/test.py and the other tools do before and around a run (arguments,
+config checks, distributed start-up and end, TTA, test-server files), and the model of a config for inference."""
 from ..utils.distributed import close_process_group
 from .cli import add_run_args, load_run_config
 from .config_checks import adapt_to_device, check_backbone_channels, missing_data
